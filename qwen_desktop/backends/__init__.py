@@ -1,0 +1,1 @@
+"""qwen_desktop.backends layer (see shared ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""qwen_desktop.core layer (see shared ARCHITECTURE.md)."""

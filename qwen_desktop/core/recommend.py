@@ -1,0 +1,235 @@
+"""Which Qwen variants to suggest for a task on a machine, best first.
+
+Ranking (see :func:`recommend`):
+
+1. Fit tier: ``full_gpu`` > ``partial_gpu`` > ``cpu_only`` > ``wont_fit``.
+2. Within a tier, variants estimated to be comfortably fast (≥ about 8 tokens/s) come first.
+3. Then bigger and newer: a rough quality score, ``dense-equivalent parameters × generation
+   factor`` (:func:`quality_score`), so that Qwen3 beats Qwen2.5 at similar size.
+4. Ties: verified catalog figures first, then variants in Ollama's library, then by id.
+
+Won't-fit variants come last, smallest need first. Each recommendation's ``reason`` is the fit
+estimate's sentence plus what the user must know before picking it: how it thinks (case C5: a
+thinking-only variant has no off switch; its Instruct twin is named), a short context window
+(Qwen2.5-Math: 4K), unverified figures or licence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qwen_desktop.core.catalog import Catalog, Variant
+from qwen_desktop.core.fit import (
+    DEFAULT_QUANT,
+    FitEstimate,
+    FitVerdict,
+    context_label,
+    estimate_fit,
+)
+from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.core.types import ThinkingKind
+
+DEFAULT_CONTEXT_TOKENS = 8192
+"""Context length recommendations plan for unless asked otherwise (tokens)."""
+
+COMFORTABLE_TOKENS_PER_SECOND = 7.5
+"""Decode speed that feels comfortable for chat: "about 8 tokens/s" as the reasons show it."""
+
+USABLE_TOKENS_PER_SECOND = 5.0
+"""Slowest estimated decode speed :func:`first_run_default` accepts without a full GPU fit."""
+
+SHORT_CONTEXT_TOKENS = 8192
+"""Variants whose window is at most this many tokens get a warning in their reason."""
+
+VERDICT_ORDER: tuple[FitVerdict, ...] = (
+    FitVerdict.FULL_GPU,
+    FitVerdict.PARTIAL_GPU,
+    FitVerdict.CPU_ONLY,
+    FitVerdict.WONT_FIT,
+)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One ranked suggestion.
+
+    Attributes:
+        variant: The catalog variant.
+        fit: Its fit estimate (at ``min(requested context, the variant's window)``).
+        rank: 1 for the best suggestion.
+        reason: Plain-words explanation (fit, thinking behaviour, warnings).
+    """
+
+    variant: Variant
+    fit: FitEstimate
+    rank: int
+    reason: str
+
+
+def quality_score(variant: Variant) -> float:
+    """A rough "bigger and newer is better" score for ordering, not a benchmark.
+
+    ``dense-equivalent parameters × (1 + 0.5 × (generation − 2.5))``. The dense equivalent of a
+    MoE is the mean of its total and active parameters: the Qwen3 report places Qwen3-30B-A3B
+    between Qwen3-14B and Qwen3-32B, which the mean (16.9B) reproduces and the often-quoted
+    geometric mean (10B) does not. The generation factor (Qwen2.5 1.0, Qwen3 1.25, Qwen3.5 1.5)
+    reflects the Qwen3 report's claim that each Qwen3 model matches a larger Qwen2.5 one.
+    """
+    if variant.active_parameters is not None:
+        size = (variant.parameters + variant.active_parameters) / 2
+    else:
+        size = float(variant.parameters)
+    return size * max(0.5, 1 + 0.5 * (variant.generation - 2.5))
+
+
+def thinking_sentence(variant: Variant, catalog: Catalog) -> str:
+    """How the variant thinks, in words (case C5: never promise an off switch that does nothing)."""
+    twin = catalog.find(variant.twin) if variant.twin else None
+    if variant.thinking_kind is ThinkingKind.HYBRID:
+        return "Thinks before answering; thinking can be switched off for quick replies."
+    if variant.thinking_kind is ThinkingKind.THINKING_ONLY:
+        if twin is not None:
+            return (
+                f"Always thinks (no off switch; its Instruct twin {twin.display_name} "
+                "answers directly)."
+            )
+        return "Always thinks before answering (no off switch)."
+    if twin is not None:
+        return f"Never thinks: answers directly (its twin {twin.display_name} thinks)."
+    return "Never thinks: answers directly."
+
+
+def _context_warning(variant: Variant, requested_tokens: int) -> str:
+    window = variant.context_tokens
+    if window < requested_tokens:
+        return (
+            f"Its context window is only {context_label(window)} tokens, less than the "
+            f"{context_label(requested_tokens)} asked for (estimated at {context_label(window)}): "
+            "long problems and conversations will not fit."
+        )
+    if window <= SHORT_CONTEXT_TOKENS:
+        return (
+            f"Its context window is only {context_label(window)} tokens: long problems and "
+            "conversations will not fit."
+        )
+    return ""
+
+
+def _reason(
+    variant: Variant, fit: FitEstimate, catalog: Catalog, requested: int, commercial_only: bool
+) -> str:
+    parts = [fit.reason, thinking_sentence(variant, catalog), _context_warning(variant, requested)]
+    if variant.license == "qwen-research":
+        parts.append("Research licence: no commercial use.")
+    if commercial_only and not variant.license_verified:
+        parts.append(
+            f"Licence ({variant.license}) not confirmed by the catalog's sources: check the model "
+            "card before commercial use."
+        )
+    if not variant.verified:
+        parts.append("Catalog figures for this model are unverified estimates.")
+    return " ".join(part for part in parts if part)
+
+
+_SortKey = tuple[int, bool, float, bool, bool, str]
+
+
+def _sort_key(variant: Variant, fit: FitEstimate) -> _SortKey:
+    tier = VERDICT_ORDER.index(fit.verdict)
+    if fit.verdict is FitVerdict.WONT_FIT:
+        # Closest to fitting first.
+        return (tier, False, float(fit.total_bytes), False, False, variant.id)
+    speed = fit.tokens_per_second_estimate or 0.0
+    return (
+        tier,
+        speed < COMFORTABLE_TOKENS_PER_SECOND,
+        -quality_score(variant),
+        not variant.verified,
+        variant.ollama is None,
+        variant.id,
+    )
+
+
+def recommend(
+    catalog: Catalog,
+    machine: MachineReport,
+    task: str = "chat",
+    *,
+    quant: str = DEFAULT_QUANT,
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    commercial_only: bool = False,
+    limit: int | None = None,
+) -> list[Recommendation]:
+    """Variants for ``task``, ranked for ``machine`` (see the module docstring).
+
+    Args:
+        catalog: The model catalog.
+        machine: The hardware report.
+        task: ``chat``, ``code``, ``math``, ``vision`` or ``reasoning`` (variants listing it).
+        quant: Weights quantization assumed for every variant.
+        context_tokens: Context length to plan for; a variant with a smaller window is estimated
+            at its window, and its reason says so.
+        commercial_only: Keep only variants whose licence allows commercial use.
+        limit: Return at most this many (``None``: all).
+
+    Returns:
+        Recommendations, ``rank`` 1 first.
+
+    Raises:
+        ValueError: Unknown task or quantization, or a non-positive context.
+    """
+    if context_tokens <= 0:
+        raise ValueError("context_tokens must be positive")
+    scored: list[tuple[_SortKey, Variant, FitEstimate]] = []
+    for variant in catalog.for_task(task):
+        if commercial_only and not variant.commercial_use:
+            continue
+        fit = estimate_fit(
+            variant,
+            machine,
+            quant=quant,
+            context_tokens=min(context_tokens, variant.context_tokens),
+        )
+        scored.append((_sort_key(variant, fit), variant, fit))
+    scored.sort(key=lambda item: item[0])
+    if limit is not None:
+        scored = scored[: max(0, limit)]
+    return [
+        Recommendation(
+            variant=variant,
+            fit=fit,
+            rank=index,
+            reason=_reason(variant, fit, catalog, context_tokens, commercial_only),
+        )
+        for index, (_, variant, fit) in enumerate(scored, start=1)
+    ]
+
+
+def first_run_default(
+    catalog: Catalog,
+    machine: MachineReport,
+    *,
+    quant: str = DEFAULT_QUANT,
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+) -> Recommendation | None:
+    """The chat variant to offer on first start: the best chat pick that runs fully on the GPU,
+    or on the CPU (or partly on the GPU) at a usable speed (≥ 5 tokens/s estimated).
+
+    Variants in Ollama's library are preferred (the bundled engine can download them).
+
+    Returns:
+        The recommendation, or ``None`` when nothing qualifies (a very small machine).
+    """
+    candidates = [
+        rec
+        for rec in recommend(catalog, machine, "chat", quant=quant, context_tokens=context_tokens)
+        if rec.fit.verdict is FitVerdict.FULL_GPU
+        or (
+            rec.fit.verdict in (FitVerdict.PARTIAL_GPU, FitVerdict.CPU_ONLY)
+            and (rec.fit.tokens_per_second_estimate or 0.0) >= USABLE_TOKENS_PER_SECOND
+        )
+    ]
+    for rec in candidates:
+        if rec.variant.ollama is not None:
+            return rec
+    return candidates[0] if candidates else None

@@ -1,0 +1,1 @@
+"""qwen_desktop.hardware layer (see shared ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""qwen_desktop.qt layer (see shared ARCHITECTURE.md)."""

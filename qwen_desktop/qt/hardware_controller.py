@@ -1,0 +1,48 @@
+"""Qt face of the hardware scan and the recommendations."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.qt.tasks import TaskGroup
+from qwen_desktop.services.advisor import advise, scan_machine
+
+
+class HardwareController(QObject):
+    """Scans the machine off the UI thread and ranks variants per task.
+
+    Signals:
+        scan_finished(object): The ``MachineReport``.
+        advice_ready(object): An ``Advice`` for the current task.
+        scan_failed(str): The scan could not run (the probe itself never raises; this is a bug).
+    """
+
+    scan_finished = Signal(object)
+    advice_ready = Signal(object)
+    scan_failed = Signal(str)
+
+    def __init__(self, models_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.models_dir = models_dir
+        self.machine: MachineReport | None = None
+        self.task = "chat"
+        self._tasks = TaskGroup(lambda exc: self.scan_failed.emit(str(exc)))
+
+    def scan(self) -> None:
+        """Start a scan; ``scan_finished`` then ``advice_ready`` follow."""
+        self._tasks.start(self._scan())
+
+    def set_task(self, task: str) -> None:
+        """Rank for another task (immediately when the machine is known)."""
+        self.task = task
+        if self.machine is not None:
+            self.advice_ready.emit(advise(self.machine, task))
+
+    async def _scan(self) -> None:
+        self.machine = await asyncio.to_thread(scan_machine, self.models_dir)
+        self.scan_finished.emit(self.machine)
+        self.advice_ready.emit(advise(self.machine, self.task))

@@ -1,0 +1,1 @@
+"""qwen_desktop.services layer (see shared ARCHITECTURE.md)."""

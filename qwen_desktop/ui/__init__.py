@@ -1,0 +1,1 @@
+"""qwen_desktop.ui layer (see shared ARCHITECTURE.md)."""

@@ -1,0 +1,181 @@
+"""Side panel: what this computer has, and the Qwen variants that fit it for a task."""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.core.units import format_bytes, format_decimal_bytes
+
+TASKS = (
+    ("chat", "Chat"),
+    ("code", "Code"),
+    ("math", "Math"),
+    ("vision", "Images"),
+    ("reasoning", "Reasoning"),
+)
+
+VERDICT_BADGES = {
+    "full_gpu": ("Runs on GPU", "#1b7f3b"),
+    "partial_gpu": ("Partly on GPU", "#9a6700"),
+    "cpu_only": ("Runs on CPU", "#0b5cad"),
+    "wont_fit": ("Too large", "#b42318"),
+}
+
+
+def _row(label: str, source: str) -> QLabel:
+    widget = QLabel(label)
+    widget.setWordWrap(True)
+    widget.setToolTip(f"Source: {source}" if source else "")
+    widget.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return widget
+
+
+class MachinePanel(QWidget):
+    """Hardware summary (each figure's source in its tooltip) and ranked recommendations.
+
+    Signals:
+        task_changed(str): The user picked another task.
+    """
+
+    task_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("machinePanel")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(12)
+
+        self.hardware_box = QGroupBox("This computer")
+        self.hardware_form = QFormLayout(self.hardware_box)
+        self.hardware_form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.hardware_form.addRow(QLabel("Scanning…"))
+        layout.addWidget(self.hardware_box)
+
+        box = QGroupBox("Recommended Qwen models")
+        box_layout = QVBoxLayout(box)
+        self.task_combo = QComboBox()
+        for key, title in TASKS:
+            self.task_combo.addItem(f"For {title.lower()}", key)
+        self.task_combo.currentIndexChanged.connect(self._on_task_combo_changed)
+        box_layout.addWidget(self.task_combo)
+        self.recommendations = QListWidget()
+        self.recommendations.setObjectName("recommendations")
+        self.recommendations.setWordWrap(True)
+        self.recommendations.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.recommendations.currentItemChanged.connect(self._on_recommendation_selected)
+        box_layout.addWidget(self.recommendations, 1)
+        self.detail = QLabel()
+        self.detail.setObjectName("recommendationDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
+        box_layout.addWidget(self.detail)
+        layout.addWidget(box, 1)
+
+    def show_machine(self, machine: MachineReport) -> None:
+        """Fill the hardware summary."""
+        form = self.hardware_form
+        while form.rowCount():
+            form.removeRow(0)
+        cpu = machine.cpu
+        flags = " ".join(
+            f.upper() for f in cpu.flags if f in ("avx2", "avx512f", "neon", "amx_bf16")
+        )
+        cores = f"{cpu.physical_cores} cores, {cpu.logical_cores} threads"
+        form.addRow(
+            "CPU",
+            _row(
+                f"{cpu.model}\n{cores}{'  ·  ' + flags if flags else ''}",
+                cpu.sources.get("model", ""),
+            ),
+        )
+        mem = machine.memory
+        form.addRow(
+            "Memory",
+            _row(
+                f"{format_bytes(mem.usable_total_bytes)} RAM, "
+                f"{format_bytes(mem.available_bytes)} free",
+                mem.sources.get("total_bytes", ""),
+            ),
+        )
+        if machine.gpus:
+            for gpu in machine.gpus:
+                kind = "shared memory" if gpu.unified_memory else "VRAM"
+                form.addRow(
+                    "GPU",
+                    _row(
+                        f"{gpu.name}\n{format_bytes(gpu.vram_total_bytes)} {kind}, "
+                        f"{format_bytes(gpu.vram_free_bytes)} free",
+                        gpu.source,
+                    ),
+                )
+        else:
+            note = next((n for n in machine.notes if n.component == "gpu"), None)
+            text = "No GPU found: models run on the CPU." if note is None else note.message
+            form.addRow(
+                "GPU",
+                _row(
+                    text,
+                    "; ".join(
+                        f"{n.component}: {n.message}" for n in machine.notes if n.component != "gpu"
+                    ),
+                ),
+            )
+        disk = machine.disk
+        form.addRow(
+            "Disk", _row(f"{format_decimal_bytes(disk.free_bytes)} free for models", disk.path)
+        )
+
+    def show_recommendations(self, advice: object) -> None:
+        """Fill the ranked list from an ``Advice`` (see services.advisor)."""
+        self.recommendations.clear()
+        self.detail.clear()
+        for rec in getattr(advice, "recommendations", []):
+            fit = rec.fit
+            badge, color = VERDICT_BADGES.get(fit.verdict, (fit.verdict, "#555"))
+            title = f"{rec.variant.display_name}  —  {badge}"
+            item = QListWidgetItem(f"{title}\n{format_bytes(fit.total_bytes)} needed")
+            item.setForeground(Qt.GlobalColor.black)
+            item.setData(Qt.ItemDataRole.UserRole, rec)
+            item.setToolTip(rec.reason)
+            item.setData(Qt.ItemDataRole.DecorationRole, None)
+            item.setData(Qt.ItemDataRole.ForegroundRole, None)
+            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, badge)
+            item.setData(Qt.ItemDataRole.UserRole + 1, color)
+            self.recommendations.addItem(item)
+        if self.recommendations.count():
+            self.recommendations.setCurrentRow(0)
+
+    def _on_task_combo_changed(self, index: int) -> None:
+        self.task_changed.emit(self.task_combo.itemData(index))
+
+    def _on_recommendation_selected(self, item: QListWidgetItem | None, _previous: object) -> None:
+        if item is None:
+            self.detail.clear()
+            return
+        rec = item.data(Qt.ItemDataRole.UserRole)
+        badge = item.data(Qt.ItemDataRole.AccessibleDescriptionRole)
+        color = item.data(Qt.ItemDataRole.UserRole + 1)
+        variant = rec.variant
+        where = f"Ollama: <code>{escape(variant.ollama.tag)}</code>" if variant.ollama else ""
+        self.detail.setText(
+            f"<b>{escape(variant.display_name)}</b> "
+            f"<span style='color:{color}'>● {escape(badge)}</span><br>"
+            f"{escape(rec.reason)}<br>"
+            f"<span style='color:gray'>Hugging Face: <code>{escape(variant.hf_repo)}</code>"
+            f"{'<br>' + where if where else ''}<br>"
+            "Not downloaded yet: open its folder with “Open model folder…” once you have it.</span>"
+        )

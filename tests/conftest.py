@@ -1,0 +1,43 @@
+"""Test-wide setup: offscreen Qt, offline hub, the tiny-model fixtures, the event loops."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+from collections.abc import Callable, Mapping
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"  # no hub at test time, ever
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+pytest_plugins = ["tests.fixtures.tiny_models"]
+if importlib.util.find_spec("tests.fixtures.tiny_models") is None:  # pragma: no cover - bootstrap
+    pytest_plugins = []
+
+
+def _qasync_loop() -> asyncio.AbstractEventLoop:
+    from qwen_desktop.qt.loop import new_qt_event_loop
+
+    return new_qt_event_loop()
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """GUI tests run on the qasync loop (as the app does); everything else on plain asyncio."""
+    if item.get_closest_marker("gui") is not None:
+        return {"qasync": _qasync_loop}
+    return {"asyncio": asyncio.new_event_loop}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_app_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never touch the real user's data, config or models folders."""
+    base = tmp_path_factory.mktemp("app-dirs")
+    monkeypatch.setenv("QWEN_DESKTOP_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("QWEN_DESKTOP_CONFIG_DIR", str(base / "config"))
