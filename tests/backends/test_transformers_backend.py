@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from qwen_desktop.backends.base import ChatBackend, ModelSpec
-from qwen_desktop.backends.transformers_backend import (
-    TransformersBackend,
+from qwen_desktop.backends.transformers_backend import TransformersBackend
+from qwen_desktop.backends.transformers_loading import (
     choose_device_and_dtype,
     detect_thinking_kind,
 )
@@ -29,6 +29,7 @@ def test_importing_the_backend_does_not_import_torch() -> None:
     code = (
         "import sys\n"
         "import qwen_desktop.backends.transformers_backend\n"
+        "import qwen_desktop.backends.transformers_loading\n"
         "heavy = {'torch', 'transformers'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
@@ -91,6 +92,6 @@ async def test_load_needs_a_folder() -> None:
 @pytest.mark.asyncio
 async def test_load_refuses_a_broken_folder_before_loading(tmp_path: Path) -> None:
     backend = TransformersBackend()
-    with pytest.raises(CheckpointError, match="has no config.json"):
+    with pytest.raises(CheckpointError, match=r"has no config\.json"):
         await backend.load(ModelSpec(name="x", path=tmp_path))
     assert backend.loaded is None

@@ -12,12 +12,11 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from qwen_desktop.backends import transformers_runtime
 from qwen_desktop.backends.base import ModelSpec
@@ -73,18 +72,22 @@ async def loaded(path: Path) -> TransformersBackend:
     return backend
 
 
-@pytest_asyncio.fixture
-async def hybrid(tiny_qwen3_path: Path) -> AsyncIterator[TransformersBackend]:
-    backend = await loaded(tiny_qwen3_path)
+def _shared(path: Path) -> Iterator[TransformersBackend]:
+    """One loaded backend for the whole module (a backend holds no event-loop state between
+    streams, so each test may use it from its own loop); saves a load + gc per test."""
+    backend = asyncio.run(loaded(path))
     yield backend
-    await backend.unload()
+    asyncio.run(backend.unload())
 
 
-@pytest_asyncio.fixture
-async def random_model(tiny_qwen3_random_path: Path) -> AsyncIterator[TransformersBackend]:
-    backend = await loaded(tiny_qwen3_random_path)
-    yield backend
-    await backend.unload()
+@pytest.fixture(scope="module")
+def hybrid(tiny_qwen3_path: Path) -> Iterator[TransformersBackend]:
+    yield from _shared(tiny_qwen3_path)
+
+
+@pytest.fixture(scope="module")
+def random_model(tiny_qwen3_random_path: Path) -> Iterator[TransformersBackend]:
+    yield from _shared(tiny_qwen3_random_path)
 
 
 def token_count(backend: TransformersBackend, text_: str) -> int:
@@ -99,7 +102,12 @@ def token_count(backend: TransformersBackend, text_: str) -> int:
 async def test_load_reports_the_model(tiny_qwen3_path: Path) -> None:
     backend = TransformersBackend(device="cpu")
     info = await backend.load(ModelSpec(name="tiny", path=tiny_qwen3_path))
-    assert (info.name, info.engine, info.device, info.dtype) == ("tiny", "transformers", "cpu", "float32")
+    assert (info.name, info.engine, info.device, info.dtype) == (
+        "tiny",
+        "transformers",
+        "cpu",
+        "float32",
+    )
     assert info.parameters == 121_216
     assert info.capabilities.thinking_kind is ThinkingKind.HYBRID
     assert info.capabilities.thinking_switch
@@ -113,7 +121,9 @@ async def test_load_reports_the_model(tiny_qwen3_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_c10_truncated_weights_are_never_loaded(tiny_qwen3_path: Path, tmp_path: Path) -> None:
+async def test_c10_truncated_weights_are_never_loaded(
+    tiny_qwen3_path: Path, tmp_path: Path
+) -> None:
     folder = Path(shutil.copytree(tiny_qwen3_path, tmp_path / "partial"))
     weights = folder / "model.safetensors"
     with weights.open("r+b") as handle:
@@ -202,7 +212,9 @@ async def test_thinking_off_gives_only_the_answer(hybrid: TransformersBackend) -
 
 
 @pytest.mark.asyncio
-async def test_c1_thinking_only_template_opens_the_block(tiny_qwen3_thinking_only_path: Path) -> None:
+async def test_c1_thinking_only_template_opens_the_block(
+    tiny_qwen3_thinking_only_path: Path,
+) -> None:
     backend = await loaded(tiny_qwen3_thinking_only_path)
     assert backend.capabilities.thinking_kind is ThinkingKind.THINKING_ONLY
     assert not backend.capabilities.thinking_switch  # C5: no switch that does nothing
@@ -262,8 +274,10 @@ async def test_c4_earlier_thinking_is_not_sent_back(hybrid: TransformersBackend)
     # Even raw tags left in an old answer are stripped by the (Qwen3-like) template.
     raw = (*history[:2], ChatMessage("assistant", "<think>\nSECRET\n</think>\n\n4"), history[3])
     assert "SECRET" not in hybrid.render_prompt(ChatRequest(raw))
-    events = await collect(hybrid, ChatRequest(history, thinking=False, sampling=GREEDY))
-    assert usage(events).prompt_tokens == hybrid.count_prompt_tokens(ChatRequest(history))
+    request = ChatRequest(history, thinking=False, sampling=GREEDY)
+    events = await collect(hybrid, request)
+    assert text(events, AnswerDelta) == SKY.answer
+    assert usage(events).prompt_tokens == hybrid.count_prompt_tokens(request)
 
 
 @pytest.mark.asyncio
@@ -324,7 +338,9 @@ async def test_stop_cancels_generation_within_a_token_or_two(
 
 @pytest.mark.asyncio
 async def test_closing_the_stream_early_also_stops(random_model: TransformersBackend) -> None:
-    async with contextlib.aclosing(random_model.stream_chat(ask(SUM, max_new_tokens=4000))) as stream:
+    async with contextlib.aclosing(
+        random_model.stream_chat(ask(SUM, max_new_tokens=4000))
+    ) as stream:
         async for _ in stream:
             break
     job = random_model.last_job
