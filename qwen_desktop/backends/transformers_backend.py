@@ -219,6 +219,10 @@ class TransformersBackend:
                 job.request_stop()
                 while (await queue.get())[0] != "end":
                     pass
+            # The thread has sent its last item; let it exit before we return, so no torch code
+            # is still running when the caller (or the interpreter) tears things down.
+            if job.thread is not None:
+                await asyncio.to_thread(job.thread.join)
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -26,6 +28,12 @@ TASKS = (
     ("vision", "Images"),
     ("reasoning", "Reasoning"),
 )
+
+THINKING_WORDS = {
+    "hybrid": "thinking on/off",
+    "thinking-only": "always thinks",
+    "instruct-only": "answers directly",
+}
 
 VERDICT_BADGES = {
     "full_gpu": ("Runs on GPU", "#1b7f3b"),
@@ -76,6 +84,7 @@ class MachinePanel(QWidget):
         self.recommendations.setObjectName("recommendations")
         self.recommendations.setWordWrap(True)
         self.recommendations.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.recommendations.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.recommendations.currentItemChanged.connect(self._on_recommendation_selected)
         box_layout.addWidget(self.recommendations, 1)
         self.detail = QLabel()
@@ -144,18 +153,15 @@ class MachinePanel(QWidget):
         self.recommendations.clear()
         self.detail.clear()
         for rec in getattr(advice, "recommendations", []):
-            fit = rec.fit
-            badge, color = VERDICT_BADGES.get(fit.verdict, (fit.verdict, "#555"))
-            title = f"{rec.variant.display_name}  —  {badge}"
-            item = QListWidgetItem(f"{title}\n{format_bytes(fit.total_bytes)} needed")
-            item.setForeground(Qt.GlobalColor.black)
+            badge, color = VERDICT_BADGES.get(rec.fit.verdict, (rec.fit.verdict, "#555"))
+            item = QListWidgetItem()  # drawn by its row widget; text kept for accessibility
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{rec.variant.display_name}, {badge}")
             item.setData(Qt.ItemDataRole.UserRole, rec)
             item.setToolTip(rec.reason)
-            item.setData(Qt.ItemDataRole.DecorationRole, None)
-            item.setData(Qt.ItemDataRole.ForegroundRole, None)
-            item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, badge)
-            item.setData(Qt.ItemDataRole.UserRole + 1, color)
+            row = RecommendationRow(rec, badge, color)
+            item.setSizeHint(QSize(1, row.sizeHint().height()))
             self.recommendations.addItem(item)
+            self.recommendations.setItemWidget(item, row)
         if self.recommendations.count():
             self.recommendations.setCurrentRow(0)
 
@@ -167,15 +173,41 @@ class MachinePanel(QWidget):
             self.detail.clear()
             return
         rec = item.data(Qt.ItemDataRole.UserRole)
-        badge = item.data(Qt.ItemDataRole.AccessibleDescriptionRole)
-        color = item.data(Qt.ItemDataRole.UserRole + 1)
         variant = rec.variant
-        where = f"Ollama: <code>{escape(variant.ollama.tag)}</code>" if variant.ollama else ""
+        where = f"Ollama: <code>{escape(variant.ollama.tag)}</code><br>" if variant.ollama else ""
         self.detail.setText(
-            f"<b>{escape(variant.display_name)}</b> "
-            f"<span style='color:{color}'>● {escape(badge)}</span><br>"
-            f"{escape(rec.reason)}<br>"
-            f"<span style='color:gray'>Hugging Face: <code>{escape(variant.hf_repo)}</code>"
-            f"{'<br>' + where if where else ''}<br>"
-            "Not downloaded yet: open its folder with “Open model folder…” once you have it.</span>"
+            f"<b>{escape(variant.display_name)}</b><br>{escape(rec.reason)}<br>"
+            f"<span style='color:gray'>Hugging Face: <code>{escape(variant.hf_repo)}</code><br>"
+            f"{where}Not downloaded yet: once you have its folder, open it with "
+            "“Open model folder…”.</span>"
         )
+
+
+class RecommendationRow(QWidget):
+    """One ranked variant: name and fit badge, then memory needed, speed and thinking kind."""
+
+    def __init__(self, rec: Any, badge: str, color: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        fit = rec.fit
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 5, 6, 5)
+        layout.setSpacing(1)
+        top = QHBoxLayout()
+        name = QLabel(f"<b>{escape(rec.variant.display_name)}</b>")
+        pill = QLabel(badge)
+        pill.setObjectName("fitBadge")
+        pill.setStyleSheet(
+            f"color: white; background: {color}; border-radius: 7px; padding: 1px 7px;"
+            "font-size: 11px;"
+        )
+        top.addWidget(name, 1)
+        top.addWidget(pill)
+        layout.addLayout(top)
+        speed = fit.tokens_per_second_estimate
+        facts = [f"needs {format_bytes(fit.total_bytes)}"]
+        if fit.verdict != "wont_fit" and speed:
+            facts.append(f"~{speed:.0f} tokens/s")
+        facts.append(THINKING_WORDS.get(rec.variant.thinking_kind.value, ""))
+        detail = QLabel(" · ".join(f for f in facts if f))
+        detail.setObjectName("recommendationFacts")
+        layout.addWidget(detail)

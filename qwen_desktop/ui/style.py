@@ -26,6 +26,9 @@ STYLESHEET = """
 #notice { color: gray; padding: 4px; }
 #modelLabel { font-weight: 600; }
 #recommendationDetail { padding: 4px; }
+#recommendationFacts { color: gray; font-size: 11px; }
+#recommendations::item { border-bottom: 1px solid palette(midlight); }
+#recommendations::item:selected { background: palette(alternate-base); }
 """
 
 
