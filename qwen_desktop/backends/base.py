@@ -75,6 +75,6 @@ class ChatBackend(Protocol):
 
         Raises:
             NoModelLoadedError: When no model is loaded (raised on first iteration).
-            ContextWindowExceededError: When the prompt plus ``max_new_tokens`` exceeds the window.
+            ContextWindowExceededError: When the prompt alone fills the context window.
         """
         ...

@@ -113,12 +113,15 @@ class TurnStats:
         eos_ids: frozenset[int],
         max_new_tokens: int,
         thinking_incomplete: bool,
+        context_window_full: bool = False,
     ) -> Usage:
         """The final :class:`Usage` event.
 
         ``finish_reason`` is ``stop`` when the last token ends the turn, ``length`` when
         ``max_new_tokens`` were generated, else ``cancelled``. tokens/s is
-        ``(generated - 1) / (last token time - first token time)``.
+        ``(generated - 1) / (last token time - first token time)``. ``context_window_full``
+        says that ``max_new_tokens`` was capped by the room left in the context window; it is
+        reported only when that cap was actually reached.
         """
         finish: FinishReason
         if self.last_token is not None and self.last_token in eos_ids:
@@ -142,30 +145,32 @@ class TurnStats:
             else self.t_think_end - self.t_think_start,
             finish_reason=finish,
             thinking_incomplete=thinking_incomplete,
+            context_window_full=context_window_full and finish == "length",
         )
 
 
-def check_context_window(prompt_tokens: int, max_new_tokens: int, window_tokens: int) -> None:
-    """Refuse a request whose prompt plus answer length does not fit (never truncate silently).
+def answer_budget(prompt_tokens: int, max_new_tokens: int, window_tokens: int) -> int:
+    """The most tokens the answer may take: ``max_new_tokens`` capped by the room left.
+
+    The prompt is never truncated: when it alone fills the context window the request is refused.
+    When the room left is smaller than ``max_new_tokens`` the answer may end early with
+    ``finish_reason == "length"`` and ``Usage.context_window_full`` set, which the UI reports.
+
+    Args:
+        prompt_tokens: Tokens in the rendered prompt.
+        max_new_tokens: The requested answer limit (tokens).
+        window_tokens: The model's context window (tokens).
 
     Raises:
-        ContextWindowExceededError: With the numbers and what to do.
+        ContextWindowExceededError: The prompt leaves no room for an answer.
     """
-    if prompt_tokens + max_new_tokens <= window_tokens:
-        return
     if prompt_tokens >= window_tokens:
         raise ContextWindowExceededError(
             f"The conversation is {prompt_tokens:,} tokens long; this model's context window "
-            f"holds {window_tokens:,} tokens.",
+            f"holds {window_tokens:,} tokens, so there is no room left for an answer.",
             "Start a new chat or remove earlier messages.",
         )
-    raise ContextWindowExceededError(
-        f"The conversation ({prompt_tokens:,} tokens) plus the maximum answer length "
-        f"({max_new_tokens:,} tokens) is more than this model's context window "
-        f"({window_tokens:,} tokens).",
-        f"Lower the maximum answer length to {window_tokens - prompt_tokens:,} tokens or less, "
-        "or start a new chat.",
-    )
+    return min(max_new_tokens, window_tokens - prompt_tokens)
 
 
 def describe_error(error: BaseException) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import AsyncGenerator
@@ -30,7 +31,7 @@ from qwen_desktop.backends.generation import (
     GenerationJob,
     TokenStreamer,
     TurnStats,
-    check_context_window,
+    answer_budget,
     stream_error_for,
 )
 from qwen_desktop.backends.transformers_loading import (
@@ -150,8 +151,9 @@ class TransformersBackend:
 
         Raises:
             NoModelLoadedError: Nothing is loaded (on first iteration).
-            ContextWindowExceededError: The prompt plus ``max_new_tokens`` exceeds the context
-                window (nothing is truncated silently).
+            ContextWindowExceededError: The prompt alone fills the context window (nothing is
+                truncated silently; an answer that would overflow the window is capped at the room
+                left and reported through ``Usage.context_window_full``).
             GenerationError: Another answer is still being generated.
         """
         state = self._require_state()
@@ -162,11 +164,12 @@ class TransformersBackend:
             )
         stats = TurnStats(time.perf_counter())
         prompt, prompt_ids = await asyncio.to_thread(self._prepare, state, request)
-        check_context_window(
+        budget = answer_budget(
             len(prompt_ids),
             request.sampling.max_new_tokens,
             state.info.capabilities.context_window_tokens,
         )
+        sampling = dataclasses.replace(request.sampling, max_new_tokens=budget)
         parser = ThinkingParser(
             starts_in_thinking=prompt_opens_thinking(prompt),
             detect_unopened_close=state.kind is not ThinkingKind.INSTRUCT_ONLY,
@@ -178,7 +181,7 @@ class TransformersBackend:
             )
         )
         queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        job = self._start_job(state, prompt_ids, request.sampling, queue)
+        job = self._start_job(state, prompt_ids, sampling, queue)
         ended = False
         try:
             while True:
@@ -211,8 +214,9 @@ class TransformersBackend:
                 prompt_tokens=len(prompt_ids),
                 t_end=t_end,
                 eos_ids=state.eos_ids,
-                max_new_tokens=request.sampling.max_new_tokens,
+                max_new_tokens=budget,
                 thinking_incomplete=parser.thinking_incomplete,
+                context_window_full=budget < request.sampling.max_new_tokens,
             )
         finally:
             if not ended:  # cancelled or closed early: stop the thread, wait without blocking

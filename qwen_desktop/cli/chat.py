@@ -146,7 +146,10 @@ def _stats_line(usage: Usage) -> str:
     line = " · ".join(parts)
     if usage.finish_reason == "length":
         where = "while still thinking" if usage.thinking_incomplete else "in the answer"
-        line += f"\nstopped at the token limit {where}: raise --max-tokens for a complete answer"
+        if usage.context_window_full:
+            line += f"\nstopped {where}: the model's context window is full"
+        else:
+            line += f"\nstopped at the token limit {where}: raise --max-tokens for a full answer"
     return line
 
 
@@ -164,6 +167,7 @@ def _json_result(record: Any) -> dict[str, Any]:
         "thinking_seconds": usage.thinking_seconds if usage else None,
         "finish_reason": usage.finish_reason if usage else "error",
         "thinking_incomplete": usage.thinking_incomplete if usage else False,
+        "context_window_full": usage.context_window_full if usage else False,
         "error": (
             {"message": record.error.message, "action": record.error.action}
             if record.error

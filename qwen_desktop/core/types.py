@@ -140,6 +140,8 @@ class Usage:
         finish_reason: ``stop`` (the model ended), ``length`` (``max_new_tokens`` reached) or
             ``cancelled`` (the user stopped it).
         thinking_incomplete: True when generation ended while still inside the thinking block.
+        context_window_full: True when the answer stopped because the context window was full
+            (the answer limit had been capped at the room left after the prompt).
     """
 
     prompt_tokens: int
@@ -151,6 +153,7 @@ class Usage:
     thinking_tokens: int | None = None
     thinking_seconds: float | None = None
     thinking_incomplete: bool = False
+    context_window_full: bool = False
 
 
 @dataclass(frozen=True)

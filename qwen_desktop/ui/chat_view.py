@@ -18,6 +18,20 @@ from PySide6.QtWidgets import (
 from qwen_desktop.core.types import Usage
 
 
+def length_limit_message(usage: Usage) -> tuple[str, str]:
+    """Message and action for an answer cut by the answer limit or a full context window."""
+    where = "while still thinking" if usage.thinking_incomplete else "before the answer ended"
+    if usage.context_window_full:
+        return (
+            f"The context window is full: the answer stopped {where}.",
+            "Start a new chat to continue with an empty context.",
+        )
+    return (
+        f"Stopped at the answer length limit ({usage.generated_tokens} tokens) {where}.",
+        "Raise the limit in the chat settings, or ask for a shorter answer.",
+    )
+
+
 def _wrapping_label(text: str = "", *, fmt: Qt.TextFormat = Qt.TextFormat.PlainText) -> QLabel:
     label = QLabel(text)
     label.setTextFormat(fmt)
@@ -193,13 +207,7 @@ class AssistantMessage(QFrame):
         self.stats.setText(" · ".join(parts))
         self.stats.setVisible(True)
         if usage.finish_reason == "length":
-            where = (
-                "while still thinking" if usage.thinking_incomplete else "before the answer ended"
-            )
-            self.show_error(
-                f"Stopped at the answer length limit ({usage.generated_tokens} tokens) {where}.",
-                "Raise the limit in the chat settings, or ask for a shorter answer.",
-            )
+            self.show_error(*length_limit_message(usage))
 
     def mark_stopped(self) -> None:
         """The user stopped the answer: keep what arrived and say so."""

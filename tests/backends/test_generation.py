@@ -7,7 +7,7 @@ import pytest
 from qwen_desktop.backends.generation import (
     GenerationJob,
     TurnStats,
-    check_context_window,
+    answer_budget,
     describe_error,
     stream_error_for,
 )
@@ -57,11 +57,15 @@ def test_length_and_nothing_generated() -> None:
     )
 
 
-def test_context_window_boundary() -> None:
-    check_context_window(100, 924, 1024)  # exactly full is fine
+def test_answer_budget_is_capped_by_the_room_left_and_never_truncates_the_prompt() -> None:
+    assert answer_budget(100, 924, 1024) == 924  # exactly full is fine
+    assert answer_budget(100, 925, 1024) == 924  # capped at the room left
+    assert answer_budget(100, 50, 1024) == 50
+    assert answer_budget(1023, 4096, 1024) == 1
     with pytest.raises(ContextWindowExceededError) as caught:
-        check_context_window(100, 925, 1024)
-    assert caught.value.action.startswith("Lower the maximum answer length to 924 tokens")
+        answer_budget(1024, 1, 1024)
+    assert "no room left for an answer" in caught.value.message
+    assert caught.value.action == "Start a new chat or remove earlier messages."
 
 
 def test_job_records_where_it_was_stopped() -> None:

@@ -65,8 +65,10 @@ async def test_scan_fills_the_machine_panel_and_recommendations(window: MainWind
     assert first.toolTip()  # the reason in plain words
     window.machine_panel.task_combo.setCurrentIndex(2)  # math
     await until(
-        lambda: "Math"
-        in window.machine_panel.recommendations.item(0).data(Qt.ItemDataRole.AccessibleTextRole)
+        lambda: (
+            "Math"
+            in window.machine_panel.recommendations.item(0).data(Qt.ItemDataRole.AccessibleTextRole)
+        )
     )
 
 

@@ -281,20 +281,34 @@ async def test_c4_earlier_thinking_is_not_sent_back(hybrid: TransformersBackend)
 
 
 @pytest.mark.asyncio
-async def test_context_window_overflow_is_refused(hybrid: TransformersBackend) -> None:
-    request = ask(SUM, max_new_tokens=8192)
-    prompt_tokens = hybrid.count_prompt_tokens(request)
-    with pytest.raises(ContextWindowExceededError) as caught:
-        await collect(hybrid, request)
-    assert caught.value.message == (
-        f"The conversation ({prompt_tokens} tokens) plus the maximum answer length (8,192 tokens) "
-        "is more than this model's context window (8,192 tokens)."
-    )
-    assert f"{8192 - prompt_tokens:,} tokens or less" in caught.value.action
+async def test_answer_limit_beyond_the_window_is_capped_and_a_full_prompt_refused(
+    hybrid: TransformersBackend,
+) -> None:
+    events = await collect(hybrid, ask(SUM, max_new_tokens=100_000))  # window: 8,192
+    assert (text(events, ThinkingDelta), text(events, AnswerDelta)) == (SUM.thinking, SUM.answer)
+    assert usage(events).finish_reason == "stop"
+    assert not usage(events).context_window_full
 
     long = ChatRequest((ChatMessage("user", "a " * 9000),), sampling=GREEDY)
     with pytest.raises(ContextWindowExceededError, match="context window holds 8,192 tokens"):
         await collect(hybrid, long)
+
+
+@pytest.mark.asyncio
+async def test_answer_that_fills_the_window_stops_there_and_says_so(
+    random_model: TransformersBackend,
+) -> None:
+    filler = "a " * 8150
+    request = ChatRequest(
+        (ChatMessage("user", filler),),
+        sampling=SamplingSettings(temperature=1.0, max_new_tokens=4096, seed=3),
+    )
+    room = 8192 - random_model.count_prompt_tokens(request)
+    assert 0 < room < 64
+    final = usage(await collect(random_model, request))
+    # with this seed the random model does not end by itself within the room left
+    assert (final.finish_reason, final.generated_tokens) == ("length", room)
+    assert final.context_window_full
 
 
 # -- stopping and failures -------------------------------------------------------------------------
