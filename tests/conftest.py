@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -12,6 +13,10 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub at test time, ever
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Session-wide: even module- or session-scoped fixtures never write to the real user's folders.
+_SESSION_DIRS = tempfile.mkdtemp(prefix="qwen-desktop-tests-")
+os.environ["QWEN_DESKTOP_DATA_DIR"] = os.path.join(_SESSION_DIRS, "data")
+os.environ["QWEN_DESKTOP_CONFIG_DIR"] = os.path.join(_SESSION_DIRS, "config")
 
 pytest_plugins = ["tests.fixtures.tiny_models"]
 if importlib.util.find_spec("tests.fixtures.tiny_models") is None:  # pragma: no cover - bootstrap

@@ -38,6 +38,14 @@ class CpuInfo(_Section):
     usable_cores: int | None = None
     flags: list[str] = Field(default_factory=list)
     memory_bandwidth_bytes_per_second: int | None = None
+    """RAM bandwidth in bytes/s for speed estimates: a measured multi-thread copy (sustained,
+    typically 70–90 % of the theoretical peak) or a table's published peak; see
+    ``memory_bandwidth_method`` and ``sources``."""
+    memory_bandwidth_single_thread_bytes_per_second: int | None = None
+    """The same copy measured on one thread (bytes/s), when measured: one core cannot saturate
+    several memory channels, so this is a lower bound."""
+    memory_bandwidth_method: Literal["measured", "table"] | None = None
+    """``measured``: sustained copy bandwidth of this machine; ``table``: a published peak."""
 
 
 class MemoryInfo(_Section):
@@ -65,8 +73,18 @@ class GpuInfo(_Section):
     index: int = 0
     driver_version: str | None = None
     compute_capability: str | None = None
+    """NVIDIA: the CUDA compute capability (``8.9``); AMD: the LLVM gfx target (``gfx1100``)."""
     unified_memory: bool = False
-    """True when the GPU shares system RAM (Apple Silicon, APUs, iGPUs): never add it to RAM."""
+    """True when the GPU shares system RAM (Apple Silicon, APUs, iGPUs): never add it to RAM.
+    ``vram_total_bytes`` is then the share of memory the GPU may use (carve-out + shared part),
+    never more than the RAM it comes from."""
+    pci_bus_id: str | None = None
+    """PCI address ``domain:bus:device.function`` (``0000:03:00.0``), when known: identifies the
+    same physical GPU seen by several probes."""
+    pci_id: str | None = None
+    """PCI ``vendor:device`` ids in lower-case hex (``10de:2684``), when known."""
+    core_count: int | None = None
+    """GPU cores (Apple) or compute units (AMD), when known."""
 
 
 class DiskInfo(_Section):

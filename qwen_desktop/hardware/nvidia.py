@@ -13,6 +13,7 @@ import contextlib
 from typing import Any
 
 from qwen_desktop.core.machine import GpuInfo, ProbeNote
+from qwen_desktop.hardware.gpus import normalize_bus_id, pci_id
 from qwen_desktop.hardware.notes import describe_error
 
 NO_LIBRARY_MESSAGE = (
@@ -60,6 +61,19 @@ def _init_failure(exc: BaseException, nvml: Any) -> ProbeNote:
     return _note("error", f"NVML could not start, NVIDIA GPUs are not seen: {describe_error(exc)}")
 
 
+def _pci(nvml: Any, handle: object) -> tuple[str | None, str | None]:
+    """(PCI address, ``vendor:device`` ids) from ``nvmlDeviceGetPciInfo``; Nones when unknown.
+
+    ``pciDeviceId`` packs the device id in its high 16 bits and the vendor id in the low ones.
+    """
+    try:
+        info = nvml.nvmlDeviceGetPciInfo(handle)
+        word = int(info.pciDeviceId)
+        return normalize_bus_id(_text(info.busId)), pci_id(word & 0xFFFF, word >> 16)
+    except Exception:  # optional: used only to recognise the same GPU seen elsewhere
+        return None, None
+
+
 def _device(nvml: Any, index: int, driver_version: str | None) -> GpuInfo:
     """One GPU's report. Raises whatever NVML raises for the name or the memory."""
     handle = nvml.nvmlDeviceGetHandleByIndex(index)
@@ -71,6 +85,7 @@ def _device(nvml: Any, index: int, driver_version: str | None) -> GpuInfo:
         compute_capability = f"{int(major)}.{int(minor)}"
     except Exception:  # old drivers lack the call: the figure is optional
         compute_capability = None
+    bus_id, ids = _pci(nvml, handle)
     sources = dict(_SOURCES)
     if driver_version is None:
         del sources["driver_version"]
@@ -85,6 +100,8 @@ def _device(nvml: Any, index: int, driver_version: str | None) -> GpuInfo:
         index=index,
         driver_version=driver_version,
         compute_capability=compute_capability,
+        pci_bus_id=bus_id,
+        pci_id=ids,
         sources=sources,
     )
 

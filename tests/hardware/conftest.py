@@ -18,3 +18,15 @@ def recorded() -> Callable[[str], str]:
         return (FIXTURES / name).read_text(encoding="utf-8")
 
     return read
+
+
+@pytest.fixture
+def fixture_tree() -> Callable[[str], Path]:
+    """The root of a recorded/hand-written file-system tree (``sys/class/drm/…``) by name."""
+
+    def root(name: str) -> Path:
+        path = FIXTURES / name
+        assert path.is_dir(), path
+        return path
+
+    return root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,38 @@ def test_probe_memory_ignores_a_limit_above_total(
     assert info.limit_bytes is None
     assert "limit_bytes" not in info.sources
     assert notes == []
+
+
+def test_recorded_proc_self_cgroup_of_the_dev_machine(
+    tmp_path: Path, recorded: Callable[[str], str]
+) -> None:
+    """cgroup v1 with a named systemd hierarchy and a v2 ``0::/`` line (recorded here)."""
+    text = recorded("proc_self_cgroup_v1_dev_machine.txt")
+    v2, v1 = parse_proc_self_cgroup(text)
+    assert v2 == "/"
+    assert v1 is not None and v1.startswith("/process_api/")
+    _write(tmp_path / "memory" / v1.lstrip("/") / "memory.limit_in_bytes", "6442450944\n")
+    _write(tmp_path / "memory" / "memory.limit_in_bytes", V1_UNLIMITED)
+    limit = cgroup_memory_limit(tmp_path, text)
+    assert limit is not None and limit.limit_bytes == 6 * GIB
+
+
+def test_v2_deep_systemd_path_every_level_counts(tmp_path: Path) -> None:
+    """A desktop session: the app's scope sits five levels down; a slice above sets the limit."""
+    path = "user.slice/user-1000.slice/user@1000.service/app.slice/app-qwen\\x2ddesktop-42.scope"
+    _v2_tree(tmp_path)
+    _write(tmp_path / "user.slice" / "user-1000.slice" / "memory.max", "max\n")
+    _write(
+        tmp_path / "user.slice/user-1000.slice/user@1000.service/app.slice/memory.max",
+        "12884901888\n",
+    )
+    _write(tmp_path / path / "memory.max", "17179869184\n")
+    limit = cgroup_memory_limit(tmp_path, f"0::/{path}\n")
+    assert limit is not None
+    assert limit.limit_bytes == 12 * GIB
+    assert limit.source.endswith("app.slice/memory.max")
+
+
+def test_path_with_colons_and_named_hierarchies() -> None:
+    text = "1:name=systemd:/a:b\n2:memory:/docker/x:y\n0::/c:d\n"
+    assert parse_proc_self_cgroup(text) == ("/c:d", "/docker/x:y")

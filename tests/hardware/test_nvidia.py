@@ -181,3 +181,39 @@ def test_real_pynvml_on_this_machine_never_raises() -> None:
     if not gpus:
         assert notes[0].component == "nvidia"
         assert notes[0].state in {"no_library", "driver_not_loaded", "no_gpu", "error"}
+
+
+@dataclass
+class _PciInfo:
+    busId: Any  # noqa: N815 (pynvml's field name)
+    pciDeviceId: int  # noqa: N815
+
+
+@dataclass
+class FakeNvmlWithPci(FakeNvml):
+    """pynvml's ``nvmlDeviceGetPciInfo``: busId with an 8-digit domain, device<<16 | vendor."""
+
+    def nvmlDeviceGetPciInfo(self, handle: int) -> _PciInfo:
+        return _PciInfo(f"00000000:0{handle + 1}:00.0".encode(), (0x2684 << 16) | 0x10DE)
+
+
+def test_pci_address_and_ids_identify_the_gpu() -> None:
+    gpus, _ = probe_nvidia(_two_gpus_with_pci())
+    assert [(g.pci_bus_id, g.pci_id) for g in gpus] == [
+        ("0000:01:00.0", "10de:2684"),
+        ("0000:02:00.0", "10de:2684"),
+    ]
+
+
+def test_pci_info_is_optional() -> None:
+    gpus, notes = probe_nvidia(_two_gpus())  # the plain fake has no nvmlDeviceGetPciInfo
+    assert notes == []
+    assert [(g.pci_bus_id, g.pci_id) for g in gpus] == [(None, None), (None, None)]
+
+
+def _two_gpus_with_pci() -> FakeNvmlWithPci:
+    return FakeNvmlWithPci(
+        names=["NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"],
+        memory=[_Memory(24 * GIB, 22 * GIB), _Memory(24 * GIB, 23 * GIB)],
+        capabilities=[(8, 9), (8, 9)],
+    )

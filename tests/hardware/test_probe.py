@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 import pytest
 
 from qwen_desktop.core.machine import GpuInfo, MachineReport, ProbeNote
 from qwen_desktop.hardware import probe as probe_module
-from qwen_desktop.hardware.probe import probe_machine
+from qwen_desktop.hardware.probe import default_gpu_probes, probe_machine
 
 linux_only = pytest.mark.skipif(platform.system() != "Linux", reason="compares with /proc")
 
@@ -31,7 +32,9 @@ def _cpuinfo_model_name() -> str:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> MachineReport:
-    return probe_machine(tmp_path_factory.mktemp("probe") / "models")
+    # Module-scoped fixtures run before the per-test data-dir isolation: name the cache here.
+    folder = tmp_path_factory.mktemp("probe")
+    return probe_machine(folder / "models", bandwidth_cache=folder / "hardware-cache.json")
 
 
 @linux_only
@@ -115,3 +118,89 @@ def test_probe_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     ]
     assert all("RuntimeError: kaput" in n.message for n in report.notes if n.state == "error")
     assert "boom" in report.notes[3].message
+
+
+def test_real_report_measures_memory_bandwidth(report: MachineReport) -> None:
+    cpu = report.cpu
+    assert cpu.memory_bandwidth_method == "measured"
+    assert cpu.memory_bandwidth_bytes_per_second is not None
+    assert cpu.memory_bandwidth_single_thread_bytes_per_second is not None
+    # More threads never report less than one (the better of the two is kept).
+    assert (
+        cpu.memory_bandwidth_bytes_per_second >= cpu.memory_bandwidth_single_thread_bytes_per_second
+    )
+    assert 1e8 < cpu.memory_bandwidth_bytes_per_second < 1e13  # 0.1 GB/s … 10 TB/s
+    assert cpu.sources["memory_bandwidth_bytes_per_second"].startswith("measured 20")
+
+
+def test_warm_cache_probe_is_fast_and_reuses_the_figure(tmp_path: Path) -> None:
+    cache = tmp_path / "hardware-cache.json"
+    first = probe_machine(tmp_path, bandwidth_cache=cache)
+    assert cache.is_file()
+    started = time.perf_counter()
+    second = probe_machine(tmp_path, bandwidth_cache=cache)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0
+    assert second.cpu.memory_bandwidth_bytes_per_second == (
+        first.cpu.memory_bandwidth_bytes_per_second
+    )
+    assert second.cpu.sources == first.cpu.sources
+
+
+def test_bandwidth_disabled_uses_the_table_and_no_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "hardware-cache.json"
+    report = probe_machine(tmp_path, measure_bandwidth=False, bandwidth_cache=cache)
+    assert not cache.exists()
+    if platform.machine().lower() in {"x86_64", "amd64"}:
+        assert report.cpu.memory_bandwidth_method == "table"
+        assert report.cpu.memory_bandwidth_bytes_per_second == 51_200_000_000
+        assert report.cpu.sources["memory_bandwidth_bytes_per_second"].startswith(
+            "table: typical dual-channel DDR4-3200"
+        )
+
+
+def test_bandwidth_failure_is_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("bandwidth kaput")
+
+    monkeypatch.setattr(probe_module, "memory_bandwidth", boom)
+    report = probe_machine(tmp_path, bandwidth_cache=tmp_path / "c.json", gpu_probes=[])
+    assert report.cpu.memory_bandwidth_bytes_per_second is None
+    assert report.cpu.model != "unknown CPU"  # the rest of the CPU section is kept
+    (note,) = [n for n in report.notes if n.component == "cpu"]
+    assert note.message == "Could not read the memory bandwidth: RuntimeError: bandwidth kaput"
+
+
+def test_same_gpu_from_two_probes_is_reported_once(tmp_path: Path) -> None:
+    nvml = GpuInfo(
+        vendor="nvidia",
+        name="NVIDIA GeForce RTX 4090",
+        vram_total_bytes=24 * 1024**3,
+        vram_free_bytes=23 * 1024**3,
+        source="NVML",
+        pci_bus_id="0000:01:00.0",
+    )
+    sysfs = nvml.model_copy(update={"source": "sysfs", "name": "AD102"})
+
+    def first() -> tuple[list[GpuInfo], list[ProbeNote]]:
+        return [sysfs], []
+
+    def second() -> tuple[list[GpuInfo], list[ProbeNote]]:
+        return [nvml], []
+
+    report = probe_machine(tmp_path, gpu_probes=[first, second], measure_bandwidth=False)
+    assert report.gpus == [nvml]
+    assert [(n.component, n.state) for n in report.notes] == [("gpu", "duplicate")]
+
+
+@pytest.mark.parametrize(
+    ("system", "names"),
+    [
+        ("Linux", ["probe_nvidia", "probe_amd", "probe_intel"]),
+        ("Windows", ["probe_windows"]),
+        ("Darwin", ["probe_apple"]),
+        ("FreeBSD", ["probe_nvidia", "probe_amd", "probe_intel"]),
+    ],
+)
+def test_default_gpu_probes_by_system(system: str, names: list[str]) -> None:
+    assert [probe.__name__ for probe in default_gpu_probes(system)] == names
