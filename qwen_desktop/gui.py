@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -49,6 +54,10 @@ def run_window(argv: Sequence[str]) -> int:
     """Open the window and run until it closes; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = _parse(argv)
+    problem = _display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     assert isinstance(app, QApplication)
     app.setApplicationName("Qwen Desktop")
@@ -60,21 +69,64 @@ def run_window(argv: Sequence[str]) -> int:
     apply_style(app)
     loop = new_qt_event_loop(app)
     asyncio.set_event_loop(loop)
-    paths = AppPaths.default()
-    window = build_window(paths)
-    window.show()
+    window = build_window(AppPaths.default())
+    # We end the loop ourselves once the window has shut down cleanly (turn stopped, model
+    # unloaded); letting Qt quit on the last window would stop the loop under running tasks.
+    app.setQuitOnLastWindowClosed(False)
     closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
+    _close_on_signals(window)
+    window.show()
 
-    async def start() -> None:
+    async def main() -> None:
         install_asyncgen_hooks(asyncio.get_running_loop())
         window.hardware.scan()
         if args.model is not None:
             window.models.load_folder(args.model)
         await closed.wait()
-        await window.models.backend.unload()
+        await window.shutdown()
 
     with loop:
-        loop.run_until_complete(start())
+        loop.run_until_complete(main())
     return 0
+
+
+def _close_on_signals(window: MainWindow) -> None:
+    """Ctrl-C in the terminal or SIGTERM closes the window the normal way (clean shutdown).
+
+    Python runs signal handlers only when the interpreter gets control, and an idle Qt loop
+    never gives it. A wakeup socket (``signal.set_wakeup_fd``) watched by a ``QSocketNotifier``
+    wakes Python as soon as a signal arrives.
+    """
+
+    def handler(_signum: int, _frame: object) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            reader.recv(64)
+
+    notifier.activated.connect(drain)
+    window.setProperty("_signal_sockets", (reader, writer))  # keep them alive with the window
+
+
+def _display_problem() -> str | None:
+    """Why no window can open here (Linux without a display), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "No display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so the window cannot "
+        "open. Start qwen-desktop from a desktop session, or use its command-line verbs: "
+        "qwen-desktop --help"
+    )

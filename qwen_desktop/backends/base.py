@@ -7,7 +7,7 @@ task that iterates :meth:`ChatBackend.stream_chat` stops generation.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -70,7 +70,7 @@ class ChatBackend(Protocol):
         """Free the loaded model's memory (no-op when nothing is loaded)."""
         ...
 
-    def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """Stream one answer as events; cancel the consuming task to stop.
 
         Raises:

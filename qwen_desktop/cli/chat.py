@@ -4,25 +4,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.core.types import (
     AnswerDelta,
     SamplingSettings,
     ThinkingDelta,
+    ThinkingKind,
     ThinkingReclassified,
     Usage,
 )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 def add_parser(subparsers: Any) -> None:
     """Register the ``chat`` verb."""
     parser = subparsers.add_parser(
         "chat",
-        help="Ask a local model one question and stream the answer.",
+        help="ask a local model one question and stream the answer",
         description="Stream one answer from a local Qwen checkpoint folder. Thinking and answer "
         "are printed apart; --json prints one object at the end instead.",
     )
@@ -39,7 +56,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="Print one JSON object at the end.")
     parser.add_argument("--system", default="", help="A system prompt.")
     parser.add_argument(
-        "--max-tokens", type=int, default=None, help="Most tokens to generate (thinking included)."
+        "--max-tokens",
+        type=_positive_int,
+        default=None,
+        help="Most tokens to generate, thinking included (default 4096).",
     )
     parser.add_argument(
         "--temperature",
@@ -86,36 +106,56 @@ class _Printer:
 async def _chat(args: argparse.Namespace) -> int:
     from qwen_desktop.backends.base import ModelSpec
     from qwen_desktop.backends.transformers_backend import TransformersBackend
+    from qwen_desktop.core.conversation import thinking_switch_reason
     from qwen_desktop.services.chat import ChatSession, TurnRecord
 
+    if not args.prompt.strip():
+        raise QwenDesktopError("The prompt is empty.", 'Give the question in quotes: chat "…".')
     backend = TransformersBackend()
     await backend.load(ModelSpec(name=args.model.name, path=args.model))
+    kind = backend.capabilities.thinking_kind
     thinking = not args.no_think
-    overrides: dict[str, Any] = {}
-    if args.max_tokens is not None:
-        overrides["max_new_tokens"] = args.max_tokens
-    if args.temperature is not None:
-        overrides["temperature"] = args.temperature
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    if args.no_think and kind is ThinkingKind.THINKING_ONLY:
+        print(
+            f"note: --no-think has no effect here. {thinking_switch_reason(kind)}", file=sys.stderr
+        )
     session = ChatSession(backend, system_prompt=args.system)
+    overrides = {
+        key: value
+        for key, value in (
+            ("max_new_tokens", args.max_tokens),
+            ("temperature", args.temperature),
+            ("seed", args.seed),
+        )
+        if value is not None
+    }
     if overrides:
-        kind = backend.capabilities.thinking_kind
-        thinks = thinking if kind.value == "hybrid" else kind.value == "thinking-only"
+        thinks = thinking if kind is ThinkingKind.HYBRID else kind is ThinkingKind.THINKING_ONLY
         session.sampling = SamplingSettings.for_mode(thinks, **overrides)
     record = TurnRecord(args.prompt)
     printer = None if args.json else _Printer(sys.stdout)
-    async for event in session.run_turn(args.prompt, thinking=thinking, record=record):
-        if printer is None:
-            continue
-        if isinstance(event, ThinkingDelta):
-            printer.write("thinking", event.text)
-        elif isinstance(event, AnswerDelta):
-            printer.write("answer", event.text)
-        elif isinstance(event, ThinkingReclassified):
-            printer.write("answer", "\n[the text above was thinking]\n")
-    await backend.unload()
+    try:
+        turn = session.run_turn(args.prompt, thinking=thinking, record=record)
+        async with contextlib.aclosing(turn) as events:
+            async for event in events:
+                if printer is not None:
+                    _print_event(printer, event)
+    except asyncio.CancelledError:  # Ctrl-C: report what arrived, then let it propagate
+        record.cancelled = True
+        _report(args, record, printer)
+        raise
+    finally:
+        await backend.unload()
     return _report(args, record, printer)
+
+
+def _print_event(printer: _Printer, event: object) -> None:
+    if isinstance(event, ThinkingDelta):
+        printer.write("thinking", event.text)
+    elif isinstance(event, AnswerDelta):
+        printer.write("answer", event.text)
+    elif isinstance(event, ThinkingReclassified):
+        printer.write("answer", "\n[the text above was thinking]\n")
 
 
 def _report(args: argparse.Namespace, record: Any, printer: _Printer | None) -> int:
@@ -124,6 +164,11 @@ def _report(args: argparse.Namespace, record: Any, printer: _Printer | None) -> 
         printer.end()
         if usage is not None:
             print(_stats_line(usage), file=sys.stderr)
+        if usage is not None and usage.thinking_incomplete and usage.finish_reason == "stop":
+            print(
+                "note: the model stopped while still thinking, so there is no answer.",
+                file=sys.stderr,
+            )
     else:
         print(json.dumps(_json_result(record), ensure_ascii=False, indent=2))
     if record.error is not None:
@@ -165,7 +210,9 @@ def _json_result(record: Any) -> dict[str, Any]:
         "tokens_per_second": usage.tokens_per_second if usage else None,
         "total_seconds": usage.total_seconds if usage else None,
         "thinking_seconds": usage.thinking_seconds if usage else None,
-        "finish_reason": usage.finish_reason if usage else "error",
+        "finish_reason": usage.finish_reason
+        if usage
+        else ("cancelled" if record.cancelled else "error"),
         "thinking_incomplete": usage.thinking_incomplete if usage else False,
         "context_window_full": usage.context_window_full if usage else False,
         "error": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -78,17 +79,19 @@ class ChatController(QObject):
         self.turn_started.emit(prompt)
         self.busy_changed.emit(True)
         try:
-            async for event in self.session.run_turn(prompt, thinking=thinking, record=record):
-                if isinstance(event, ThinkingDelta):
-                    self.thinking_received.emit(event.text)
-                elif isinstance(event, AnswerDelta):
-                    self.answer_received.emit(event.text)
-                elif isinstance(event, ThinkingReclassified):
-                    self.thinking_reclassified.emit(event.text)
-                elif isinstance(event, Usage):
-                    self.turn_finished.emit(event)
-                elif isinstance(event, StreamError):
-                    self.turn_failed.emit(event.message, event.action)
+            turn = self.session.run_turn(prompt, thinking=thinking, record=record)
+            async with contextlib.aclosing(turn) as events:
+                async for event in events:
+                    if isinstance(event, ThinkingDelta):
+                        self.thinking_received.emit(event.text)
+                    elif isinstance(event, AnswerDelta):
+                        self.answer_received.emit(event.text)
+                    elif isinstance(event, ThinkingReclassified):
+                        self.thinking_reclassified.emit(event.text)
+                    elif isinstance(event, Usage):
+                        self.turn_finished.emit(event)
+                    elif isinstance(event, StreamError):
+                        self.turn_failed.emit(event.message, event.action)
         except asyncio.CancelledError:
             self.turn_stopped.emit()
         except QwenDesktopError as exc:
@@ -99,3 +102,7 @@ class ChatController(QObject):
     def _on_task_error(self, exc: BaseException) -> None:
         self.turn_failed.emit(f"Unexpected error: {exc}", "See the log for details.")
         self.busy_changed.emit(False)
+
+    async def shutdown(self) -> None:
+        """Cancel this controller's running work and wait for it to end (window closing)."""
+        await self._tasks.cancel_and_wait()

@@ -46,3 +46,7 @@ class HardwareController(QObject):
         self.machine = await asyncio.to_thread(scan_machine, self.models_dir)
         self.scan_finished.emit(self.machine)
         self.advice_ready.emit(advise(self.machine, self.task))
+
+    async def shutdown(self) -> None:
+        """Cancel this controller's running work and wait for it to end (window closing)."""
+        await self._tasks.cancel_and_wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -9,6 +10,8 @@ from PySide6.QtCore import QObject, Signal
 from qwen_desktop.backends.base import ChatBackend, LoadedModel, ModelSpec
 from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.qt.tasks import TaskGroup
+
+log = logging.getLogger(__name__)
 
 
 class ModelController(QObject):
@@ -51,6 +54,13 @@ class ModelController(QObject):
         except QwenDesktopError as exc:
             self.load_failed.emit(exc.message, exc.action)
         else:
+            log.info(
+                "model loaded: %s on %s in %.1f s", loaded.name, loaded.device, loaded.load_seconds
+            )
             self.model_loaded.emit(loaded)
         finally:
             self.loading = False
+
+    async def shutdown(self) -> None:
+        """Cancel this controller's running work and wait for it to end (window closing)."""
+        await self._tasks.cancel_and_wait()

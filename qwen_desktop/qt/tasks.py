@@ -41,3 +41,10 @@ class TaskGroup:
         """Cancel every tracked task."""
         for task in list(self._tasks):
             task.cancel()
+
+    async def cancel_and_wait(self) -> None:
+        """Cancel every tracked task and wait until all have ended."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

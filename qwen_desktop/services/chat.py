@@ -9,7 +9,8 @@ events, and records the assistant message however the turn ends: finished, stopp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from qwen_desktop.backends.base import ChatBackend
@@ -98,7 +99,7 @@ class ChatSession:
 
     async def run_turn(
         self, prompt: str, *, thinking: bool = True, record: TurnRecord | None = None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Stream one turn's events; the history gets the user and assistant messages at the end.
 
         Once the engine has produced anything, the user and assistant messages are recorded even
@@ -116,10 +117,11 @@ class ChatSession:
         request = self.build_request(prompt, thinking=thinking)
         started = False
         try:
-            async for event in self.backend.stream_chat(request):
-                started = True
-                record.apply(event)
-                yield event
+            async with contextlib.aclosing(self.backend.stream_chat(request)) as stream:
+                async for event in stream:
+                    started = True
+                    record.apply(event)
+                    yield event
         except asyncio.CancelledError:
             record.cancelled = True
             raise

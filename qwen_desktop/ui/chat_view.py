@@ -98,23 +98,37 @@ class ThinkingBlock(QFrame):
         self.setVisible(True)
         self._refresh_header()
 
-    def prepend(self, text: str) -> None:
-        """Put text that was first shown as answer at the start (it was thinking after all)."""
-        if self.started is None:
-            self.started = time.monotonic()
+    def prepend(self, text: str, started: float | None = None) -> None:
+        """Put text first shown as answer at the start (it was thinking after all).
+
+        Args:
+            text: The text to move.
+            started: When that text began to arrive (monotonic seconds): the thinking's start.
+        """
+        if self.started is None or (started is not None and started < self.started):
+            self.started = started if started is not None else time.monotonic()
         self.text = text + self.text
         self.body.setText(self.text)
         self.setVisible(True)
         self.close_block()
 
-    def close_block(self, seconds: float | None = None, *, incomplete: bool = False) -> None:
-        """Thinking ended: show its duration and collapse (unless the user opened it)."""
+    def close_block(
+        self, seconds: float | None = None, *, incomplete: bool = False, at_limit: bool = False
+    ) -> None:
+        """Thinking ended: show its duration and collapse (unless the user opened it).
+
+        Args:
+            seconds: The engine's measured thinking time (replaces the UI's own timing).
+            incomplete: The thinking block never closed (no answer followed).
+            at_limit: It never closed because the answer length limit was reached.
+        """
         if self.ended is None:
             self.ended = time.monotonic()
         self._timer.stop()
         if seconds is not None:
             self.started, self.ended = 0.0, seconds
         self._incomplete = incomplete
+        self._at_limit = at_limit
         if not self._user_toggled:
             self.header.blockSignals(True)
             self.header.setChecked(incomplete)
@@ -133,9 +147,8 @@ class ThinkingBlock(QFrame):
         if self.ended is None:
             self.header.setText(f"Thinking… {time.monotonic() - self.started:.0f} s")
         elif getattr(self, "_incomplete", False):
-            self.header.setText(
-                f"Thinking stopped at the token limit after {self.ended - self.started:.1f} s"
-            )
+            why = "at the token limit" if getattr(self, "_at_limit", False) else "without an answer"
+            self.header.setText(f"Thinking ended {why} after {self.ended - self.started:.1f} s")
         else:
             self.header.setText(f"Thought for {self.ended - self.started:.1f} s")
 
@@ -172,6 +185,7 @@ class AssistantMessage(QFrame):
         for widget in (self.thinking, self.waiting, self.answer, self.stats, self.error):
             layout.addWidget(widget)
         self.answer_text = ""
+        self.answer_started: float | None = None
 
     def add_thinking(self, text: str) -> None:
         """Stream thinking text into the block."""
@@ -183,6 +197,8 @@ class AssistantMessage(QFrame):
         self.waiting.setVisible(False)
         if self.thinking.is_live:
             self.thinking.close_block()
+        if self.answer_started is None:
+            self.answer_started = time.monotonic()
         self.answer_text += text
         self.answer.setText(self.answer_text)
         self.answer.setVisible(True)
@@ -192,13 +208,23 @@ class AssistantMessage(QFrame):
         self.answer_text = self.answer_text.removeprefix(text).lstrip()
         self.answer.setText(self.answer_text)
         self.answer.setVisible(bool(self.answer_text))
-        self.thinking.prepend(text)
+        self.thinking.prepend(text, self.answer_started)
+        self.answer_started = None
 
     def finish(self, usage: Usage) -> None:
         """The answer is complete: show tokens/s, TTFT and token counts."""
         self.waiting.setVisible(False)
         if self.thinking.text:
-            self.thinking.close_block(usage.thinking_seconds, incomplete=usage.thinking_incomplete)
+            self.thinking.close_block(
+                usage.thinking_seconds,
+                incomplete=usage.thinking_incomplete,
+                at_limit=usage.finish_reason == "length",
+            )
+        if usage.thinking_incomplete and usage.finish_reason == "stop":
+            self.show_error(
+                "The model stopped while still thinking, so there is no answer.",
+                "Ask again, or switch thinking off for a direct answer.",
+            )
         parts = [
             f"{usage.tokens_per_second:.1f} tokens/s",
             f"{usage.generated_tokens} tokens",

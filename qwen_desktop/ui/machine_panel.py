@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from qwen_desktop.core.machine import MachineReport
-from qwen_desktop.core.units import format_bytes, format_decimal_bytes
+from qwen_desktop.core.units import format_bytes
 
 TASKS = (
     ("chat", "Chat"),
@@ -145,7 +145,7 @@ class MachinePanel(QWidget):
             )
         disk = machine.disk
         form.addRow(
-            "Disk", _row(f"{format_decimal_bytes(disk.free_bytes)} free for models", disk.path)
+            "Disk", _row(f"{format_bytes(disk.free_bytes)} free for models", disk.path)
         )
 
     def show_recommendations(self, advice: object) -> None:
@@ -192,17 +192,16 @@ class RecommendationRow(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 5, 6, 5)
         layout.setSpacing(1)
-        top = QHBoxLayout()
         name = QLabel(f"<b>{escape(rec.variant.display_name)}</b>")
+        layout.addWidget(name)
+        second = QHBoxLayout()
+        second.setSpacing(6)
         pill = QLabel(badge)
         pill.setObjectName("fitBadge")
         pill.setStyleSheet(
-            f"color: white; background: {color}; border-radius: 7px; padding: 1px 7px;"
+            f"color: white; background: {color}; border-radius: 7px; padding: 0px 6px;"
             "font-size: 11px;"
         )
-        top.addWidget(name, 1)
-        top.addWidget(pill)
-        layout.addLayout(top)
         speed = fit.tokens_per_second_estimate
         facts = [f"needs {format_bytes(fit.total_bytes)}"]
         if fit.verdict != "wont_fit" and speed:
@@ -210,4 +209,6 @@ class RecommendationRow(QWidget):
         facts.append(THINKING_WORDS.get(rec.variant.thinking_kind.value, ""))
         detail = QLabel(" · ".join(f for f in facts if f))
         detail.setObjectName("recommendationFacts")
-        layout.addWidget(detail)
+        second.addWidget(pill)
+        second.addWidget(detail, 1)
+        layout.addLayout(second)

@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self._build_layout())
         self.statusBar().showMessage("Scanning this computer…")
         self._connect()
-        self.chat_view.add_notice(
+        self.welcome = self.chat_view.add_notice(
             "Open a Qwen model folder to start chatting. The list on the left shows which "
             "Qwen models fit this computer."
         )
@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
     def _on_chat_turn_started(self, prompt: str) -> None:
         self.chat_view.add_user(prompt)
         self.chat_view.start_answer()
+        self.statusBar().showMessage("Generating… (Esc stops)")
 
     def _on_chat_thinking_received(self, text: str) -> None:
         if self.chat_view.current:
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
         self.think_switch.setEnabled(kind is ThinkingKind.HYBRID)
         self.think_switch.setChecked(kind is not ThinkingKind.INSTRUCT_ONLY)
         self.think_switch.setToolTip(thinking_switch_reason(kind))
+        self.welcome.setVisible(False)
         self.chat_view.add_notice(
             f"Loaded {loaded.name} in {loaded.load_seconds:.1f} s on {loaded.device} "
             f"({kind.value}, context window {loaded.capabilities.context_window_tokens:,} tokens)."
@@ -220,6 +222,12 @@ class MainWindow(QMainWindow):
     def _on_hardware_scan_finished(self, machine: object) -> None:
         self.machine_panel.show_machine(machine)  # type: ignore[arg-type]
         self.statusBar().showMessage("Ready.", 4000)
+
+    async def shutdown(self) -> None:
+        """Stop the running answer and background work, then free the model's memory."""
+        for controller in (self.chat, self.models, self.hardware):
+            await controller.shutdown()
+        await self.models.backend.unload()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.chat.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from qwen_desktop.core.paths import AppPaths
 from qwen_desktop.core.types import SamplingSettings
@@ -32,7 +33,8 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 @pytest.fixture
-def window(qapp: object, tmp_path: Path) -> MainWindow:
+def window(qapp: QApplication, tmp_path: Path) -> MainWindow:
+    qapp.setQuitOnLastWindowClosed(False)  # as the app itself does (see gui.run_window)
     paths = AppPaths(data_dir=tmp_path, config_dir=tmp_path, models_dir=tmp_path / "models")
     win = build_window(paths)
     win.chat.session.sampling = GREEDY
@@ -167,3 +169,18 @@ async def test_escape_stops_a_long_answer_and_keeps_the_partial_text(
     history = window.chat.session.history
     assert history[-1].role == "assistant"
     assert history[-1].content == record.answer
+
+
+async def test_closing_during_an_answer_stops_it_and_unloads_the_model(
+    window: MainWindow, tiny_qwen3_random_path: Path, qtbot: object
+) -> None:
+    await load(window, tiny_qwen3_random_path)
+    window.chat.session.sampling = SamplingSettings(temperature=1.0, max_new_tokens=4000, seed=2)
+    type_and_press_enter(qtbot, window, "Tell me a long story")
+    await until(lambda: window.chat.busy and window.chat_view.current is not None)
+    await asyncio.sleep(0.2)
+    window.close()
+    await asyncio.wait_for(window.shutdown(), timeout=10)
+    assert not window.chat.busy
+    assert window.models.loaded is None
+    assert window.chat.last_record is not None and window.chat.last_record.cancelled
