@@ -112,6 +112,11 @@ class CheckpointInfo:
     weight_files: tuple[Path, ...]
 
 
+_GGUF_ACTION = (
+    "GGUF files run on the Ollama engine, which this version does not include yet; for now "
+    "download the model's Hugging Face checkpoint (config.json + .safetensors) instead."
+)
+
 def inspect_checkpoint(path: Path) -> CheckpointInfo:
     """Validate a local model folder and describe it, reading only small files and headers.
 
@@ -236,7 +241,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         if path.suffix.lower() == ".gguf":
             raise CheckpointError(
                 f"{path.name} is a GGUF file, which the Transformers engine cannot read.",
-                "Open it with the Ollama engine instead.",
+                _GGUF_ACTION,
             )
         raise CheckpointError(
             f"{path} is a file, not a model folder.",
@@ -249,7 +254,7 @@ def _read_config(path: Path) -> dict[str, Any]:
             raise CheckpointError(
                 f"{path.name} looks like a GGUF model folder ({', '.join(gguf[:3])}), "
                 "not a Hugging Face checkpoint.",
-                "Open it with the Ollama engine instead.",
+                _GGUF_ACTION,
             )
         raise CheckpointError(
             f"{path} has no config.json, so it is not a Hugging Face model folder.",
@@ -288,8 +293,8 @@ def _check_architecture(path: Path, config: dict[str, Any]) -> tuple[str, str]:
         raise CheckpointError(
             f"This model's architecture ({shown}) is not supported by the installed "
             f"transformers {version}.",
-            "Update transformers (pip install -U transformers), or run the model with the "
-            "Ollama engine.",
+            "Update transformers (pip install -U transformers), or pick a model of a supported "
+            "architecture.",
         )
     return model_type, architecture or model_type
 

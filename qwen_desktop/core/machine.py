@@ -127,7 +127,7 @@ class MachineReport(BaseModel):
         """
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls.model_validate(data)
+            report = cls.model_validate(data)
         except OSError as exc:
             raise QwenDesktopError(
                 f"Cannot read the hardware profile {path}: {exc.strerror or exc}.",
@@ -138,3 +138,11 @@ class MachineReport(BaseModel):
                 f"{path} is not a hardware profile: {exc}".splitlines()[0],
                 "Create one with `qwen-desktop scan --json > profile.json`.",
             ) from exc
+        missing = [key for key in ("cpu", "memory") if key not in data]
+        if missing or report.memory.total_bytes <= 0:
+            raise QwenDesktopError(
+                f"{path} is not a hardware profile: "
+                + (f"it has no {' or '.join(missing)} section." if missing else "it has no RAM."),
+                "Create one with `qwen-desktop scan --json > profile.json`.",
+            )
+        return report
