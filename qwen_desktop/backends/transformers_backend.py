@@ -163,7 +163,7 @@ class TransformersBackend:
                 "Wait for it to finish, or stop it first.",
             )
         stats = TurnStats(time.perf_counter())
-        prompt, prompt_ids = await asyncio.to_thread(self._prepare, state, request)
+        opens_thinking, prompt_ids = await asyncio.to_thread(self._prepare, state, request)
         budget = answer_budget(
             len(prompt_ids),
             request.sampling.max_new_tokens,
@@ -171,7 +171,7 @@ class TransformersBackend:
         )
         sampling = dataclasses.replace(request.sampling, max_new_tokens=budget)
         parser = ThinkingParser(
-            starts_in_thinking=prompt_opens_thinking(prompt),
+            starts_in_thinking=opens_thinking,
             detect_unopened_close=state.kind is not ThinkingKind.INSTRUCT_ONLY,
         )
         tokenizer = state.tokenizer
@@ -258,6 +258,7 @@ class TransformersBackend:
                     streamer=streamer,
                     stop_event=job.stop_event,
                     seed=sampling.seed,
+                    token_limit=state.token_limit,
                 )
             except BaseException as exc:  # reported to the consumer as a StreamError
                 error = exc
@@ -275,16 +276,34 @@ class TransformersBackend:
         return self._state
 
     @staticmethod
-    def _render(state: LoadedTransformersModel, request: ChatRequest) -> str:
+    def _render(
+        state: LoadedTransformersModel, request: ChatRequest, *, generation_prompt: bool = True
+    ) -> str:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         kwargs: dict[str, Any] = {}
         if state.kind is ThinkingKind.HYBRID and request.thinking is not None:
             kwargs["enable_thinking"] = request.thinking
         return str(
             state.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False, **kwargs
+                messages, add_generation_prompt=generation_prompt, tokenize=False, **kwargs
             )
         )
+
+    @classmethod
+    def _generation_prompt_opens_thinking(
+        cls, state: LoadedTransformersModel, request: ChatRequest, prompt: str
+    ) -> bool:
+        """True when the template's generation prompt ends inside an open ``<think>`` block.
+
+        Only what the template appends for the answer counts (the
+        ``<|im_start|>assistant\\n<think>\\n`` of Thinking-2507 models): a ``<think>`` the user
+        typed into a message must not make the whole answer count as thinking. Templates whose
+        prompt does not extend the conversation rendered without a generation prompt are judged
+        on the whole prompt.
+        """
+        conversation = cls._render(state, request, generation_prompt=False)
+        suffix = prompt[len(conversation) :] if prompt.startswith(conversation) else prompt
+        return prompt_opens_thinking(suffix)
 
     @staticmethod
     def _encode(state: LoadedTransformersModel, prompt: str) -> list[int]:
@@ -293,10 +312,15 @@ class TransformersBackend:
     @classmethod
     def _prepare(
         cls, state: LoadedTransformersModel, request: ChatRequest
-    ) -> tuple[str, list[int]]:
-        """Render and tokenize (off the event loop: long conversations take milliseconds)."""
+    ) -> tuple[bool, list[int]]:
+        """Render and tokenize (off the event loop: long conversations take milliseconds).
+
+        Returns:
+            Whether the prompt opened a thinking block, and the prompt's token ids.
+        """
         prompt = cls._render(state, request)
-        return prompt, cls._encode(state, prompt)
+        opens = cls._generation_prompt_opens_thinking(state, request, prompt)
+        return opens, cls._encode(state, prompt)
 
 
 def open_model_folder(path: Path, name: str = "") -> ModelSpec:

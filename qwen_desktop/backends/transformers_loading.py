@@ -46,6 +46,9 @@ class LoadedTransformersModel:
     kind: ThinkingKind
     eos_ids: frozenset[int]
     pad_id: int
+    token_limit: int | None = None
+    """Ids at or above this have no token (the output layer has more rows than the tokenizer
+    has tokens, as Qwen3's 151,936 for 151,669) and are never generated; None: no such ids."""
 
 
 def choose_device_and_dtype(
@@ -174,6 +177,7 @@ def load_transformers_model(
         ) from error
 
     eos_ids = _eos_ids(tokenizer, model)
+    token_limit = _token_limit(tokenizer, model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_ids, default=0)
     window = int(
         getattr(model.config.get_text_config(), "max_position_embeddings", None)
@@ -203,6 +207,7 @@ def load_transformers_model(
         kind=kind,
         eos_ids=eos_ids,
         pad_id=int(pad),
+        token_limit=token_limit,
     )
 
 
@@ -225,6 +230,20 @@ def _template_kind(tokenizer: Any, folder: str) -> ThinkingKind:
             f"The chat template of {folder} fails to render: {describe_error(error)}",
             "The template may need a newer transformers: update it, or use the Ollama engine.",
         ) from error
+
+
+def _token_limit(tokenizer: Any, model: Any) -> int | None:
+    """One past the tokenizer's highest id when the model's output layer has more rows than that.
+
+    Real checkpoints pad their vocabulary (Qwen3: 151,936 rows, 151,669 tokens). Ids past the
+    last token decode to nothing, so generating them would print nothing at all.
+    """
+    rows = getattr(model.config.get_text_config(), "vocab_size", None)
+    if not isinstance(rows, int):
+        return None
+    vocab = tokenizer.get_vocab()
+    known = max(vocab.values()) + 1 if vocab else 0
+    return known if 0 < known < rows else None
 
 
 def _eos_ids(tokenizer: Any, model: Any) -> frozenset[int]:

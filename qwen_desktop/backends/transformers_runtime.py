@@ -18,6 +18,8 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
 )
@@ -85,6 +87,23 @@ class StopOnEvent(StoppingCriteria):
         )
 
 
+class SuppressIdsFrom(LogitsProcessor):
+    """Gives ids ``>= first`` no chance: output rows the tokenizer has no token for.
+
+    Qwen3's output layer has 151,936 rows for 151,669 tokens (padding for fast matmuls); an id
+    without a token decodes to nothing, so a model that emits them (random, damaged or badly
+    converted weights) would burn the whole answer budget printing nothing. It runs before
+    temperature/top-k/top-p, so sampling only ever sees real tokens.
+    """
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores[:, self.first :] = float("-inf")
+        return scores
+
+
 def make_generation_config(
     sampling: SamplingSettings, eos_ids: list[int], pad_id: int
 ) -> GenerationConfig:
@@ -116,10 +135,12 @@ def generate(
     streamer: Any,
     stop_event: threading.Event,
     seed: int | None,
+    token_limit: int | None = None,
 ) -> None:
     """Run ``model.generate`` for one prompt (blocking; call it on a worker thread).
 
-    Tokens reach ``streamer.put`` one by one (the first call carries the prompt).
+    Tokens reach ``streamer.put`` one by one (the first call carries the prompt). With
+    ``token_limit``, ids at or above it are never generated (see :class:`SuppressIdsFrom`).
     """
     with torch.inference_mode():
         if seed is not None:
@@ -131,6 +152,9 @@ def generate(
             generation_config=config,
             streamer=streamer,
             stopping_criteria=StoppingCriteriaList([StopOnEvent(stop_event)]),
+            logits_processor=LogitsProcessorList(
+                [] if token_limit is None else [SuppressIdsFrom(token_limit)]
+            ),
         )
 
 
