@@ -36,11 +36,14 @@ class ChatMessage:
 
     ``thinking`` is stored apart from ``content`` and is never sent back to the model
     (Qwen's rule: only the final answer of earlier assistant turns goes into the prompt).
+    ``images`` holds encoded image files (PNG/JPEG bytes, not base64) attached to a user
+    message, for vision models; engines that cannot see ignore them.
     """
 
     role: Role
     content: str
     thinking: str = ""
+    images: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -79,12 +79,15 @@ class ChatSession:
     sampling: SamplingSettings | None = None
     history: list[ChatMessage] = field(default_factory=list)
 
-    def build_request(self, prompt: str, *, thinking: bool = True) -> ChatRequest:
+    def build_request(
+        self, prompt: str, *, thinking: bool = True, images: tuple[bytes, ...] = ()
+    ) -> ChatRequest:
         """The request for a new user message (history without thinking, then the prompt).
 
         Args:
             prompt: The user's new message.
             thinking: The thinking switch; only hybrid models are affected by it.
+            images: Encoded image files attached to the new message (vision models).
         """
         kind = self.backend.capabilities.thinking_kind
         wanted = thinking_request(kind, thinking)
@@ -94,11 +97,16 @@ class ChatSession:
         if self.system_prompt:
             messages.append(ChatMessage("system", self.system_prompt))
         messages += messages_for_prompt(self.history)
-        messages.append(ChatMessage("user", prompt))
+        messages.append(ChatMessage("user", prompt, images=images))
         return ChatRequest(messages=tuple(messages), thinking=wanted, sampling=sampling)
 
     async def run_turn(
-        self, prompt: str, *, thinking: bool = True, record: TurnRecord | None = None
+        self,
+        prompt: str,
+        *,
+        thinking: bool = True,
+        record: TurnRecord | None = None,
+        images: tuple[bytes, ...] = (),
     ) -> AsyncGenerator[StreamEvent, None]:
         """Stream one turn's events; the history gets the user and assistant messages at the end.
 
@@ -114,7 +122,7 @@ class ChatSession:
         if self.backend.loaded is None:
             raise NoModelLoadedError()
         record = record or TurnRecord(prompt)
-        request = self.build_request(prompt, thinking=thinking)
+        request = self.build_request(prompt, thinking=thinking, images=images)
         started = False
         try:
             async with contextlib.aclosing(self.backend.stream_chat(request)) as stream:
@@ -131,7 +139,7 @@ class ChatSession:
             record.error = StreamError("The engine stopped answering.", "Try again.")
         finally:
             if started:
-                self.history.append(ChatMessage("user", prompt))
+                self.history.append(ChatMessage("user", prompt, images=images))
                 self.history.append(
                     ChatMessage("assistant", record.answer, thinking=record.thinking)
                 )
