@@ -19,12 +19,17 @@ from PySide6.QtWidgets import QApplication
 
 from qwen_desktop import __version__
 from qwen_desktop.backends.transformers_backend import TransformersBackend
+from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.core.paths import AppPaths, resources_dir
+from qwen_desktop.qt.catalog_model import CatalogFitModel
 from qwen_desktop.qt.chat_controller import ChatController
 from qwen_desktop.qt.hardware_controller import HardwareController
 from qwen_desktop.qt.loop import install_asyncgen_hooks, new_qt_event_loop
 from qwen_desktop.qt.model_controller import ModelController
+from qwen_desktop.services.advisor import latest_measurements
+from qwen_desktop.services.answer_recorder import AnswerRecorder
 from qwen_desktop.services.chat import ChatSession
+from qwen_desktop.services.measurements import MeasurementStore
 from qwen_desktop.ui.main_window import MainWindow
 from qwen_desktop.ui.style import apply_style
 
@@ -37,9 +42,17 @@ def build_window(paths: AppPaths) -> MainWindow:
     chat = ChatController(ChatSession(backend))
     models = ModelController(backend)
     hardware = HardwareController(paths.models_dir)
-    window = MainWindow(chat, models, hardware)
-    for controller in (chat, models, hardware):
+    catalog = CatalogFitModel(load_catalog(), measurements=latest_measurements)
+    window = MainWindow(chat, models, hardware, catalog)
+    for controller in (chat, models, hardware, catalog):
         controller.setParent(window)
+    recorder = AnswerRecorder(load_catalog(), MeasurementStore.open_default)
+    chat.turn_started.connect(lambda _prompt: recorder.answer_started(models.loaded))
+    chat.turn_finished.connect(
+        lambda usage: recorder.answer_finished(
+            usage, models.loaded, models.loaded_path, hardware.machine
+        )
+    )
     return window
 
 

@@ -117,6 +117,7 @@ _GGUF_ACTION = (
     "download the model's Hugging Face checkpoint (config.json + .safetensors) instead."
 )
 
+
 def inspect_checkpoint(path: Path) -> CheckpointInfo:
     """Validate a local model folder and describe it, reading only small files and headers.
 

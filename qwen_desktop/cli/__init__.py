@@ -1,4 +1,4 @@
-"""Command-line verbs of ``qwen-desktop`` (``scan``, ``recommend``, ``chat``).
+"""Command-line verbs of ``qwen-desktop`` (``scan``, ``recommend``, ``fit``, ``chat``).
 
 Each verb lives in its own module exposing ``add_parser(subparsers)`` (which registers the verb and
 sets ``func``) and a ``run(args) -> int``. Errors derived from
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from qwen_desktop import __version__
 from qwen_desktop.core.errors import QwenDesktopError
 
-VERB_MODULES = ("scan", "recommend", "chat")
+VERB_MODULES = ("scan", "recommend", "fit", "chat", "engine")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,9 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+GUI_OPTIONS = ("--model",)
+"""Options the window itself takes (``qwen-desktop --model PATH``)."""
+
+
 def is_cli_invocation(argv: Sequence[str]) -> bool:
-    """True when ``argv`` (without the program name) asks for a verb or a CLI-only flag."""
-    return bool(argv) and (argv[0] in VERB_MODULES or argv[0] in ("-h", "--help", "--version"))
+    """True when ``argv`` (without the program name) is for the CLI rather than the window.
+
+    The window takes only :data:`GUI_OPTIONS` and Qt's own single-dash flags (``-platform …``).
+    Anything else, a mistyped verb or an unknown ``--flag`` included, goes to the CLI parser so
+    that it fails with a usage message instead of opening a window.
+    """
+    if not argv:
+        return False
+    first = argv[0]
+    if first.startswith("--"):
+        return first.split("=", 1)[0] not in GUI_OPTIONS
+    return not first.startswith("-")
 
 
 def run(argv: Sequence[str]) -> int:

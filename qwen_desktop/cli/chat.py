@@ -1,4 +1,10 @@
-"""``qwen-desktop chat``: a headless streamed answer from a local checkpoint."""
+"""``qwen-desktop chat``: a headless streamed answer from a local checkpoint or an Ollama model.
+
+Engines: ``transformers`` runs a local checkpoint folder in this process; ``ollama`` runs an Ollama
+tag on the app's own embedded Ollama (started for the duration of the command and stopped at the
+end), or on the server given with ``--url`` (a remote Ollama, or one the user already runs).
+Without ``--engine``, a ``--model`` that names a folder means Transformers, anything else Ollama.
+"""
 
 from __future__ import annotations
 
@@ -40,15 +46,35 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chat",
         help="ask a local model one question and stream the answer",
-        description="Stream one answer from a local Qwen checkpoint folder. Thinking and answer "
-        "are printed apart; --json prints one object at the end instead.",
+        description="Stream one answer from a local Qwen checkpoint folder (Transformers) or an "
+        "Ollama model tag. Thinking and answer are printed apart; --json prints one object at "
+        "the end instead.",
     )
     parser.add_argument("prompt", help="The question or instruction.")
     parser.add_argument(
         "--model",
         required=True,
-        type=Path,
-        help="A local model folder (config, weights, tokenizer).",
+        help="A local model folder (config, weights, tokenizer) for Transformers, or an Ollama "
+        "tag such as qwen3:8b.",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("ollama", "transformers"),
+        default=None,
+        help="Which engine answers (default: transformers for a folder, else ollama).",
+    )
+    parser.add_argument(
+        "--url",
+        default=None,
+        metavar="URL",
+        help="Ollama only: use the Ollama server at URL instead of starting the app's own.",
+    )
+    parser.add_argument(
+        "--context",
+        type=_positive_int,
+        default=None,
+        metavar="TOKENS",
+        help="Ollama only: the context window to load the model with (num_ctx).",
     )
     parser.add_argument(
         "--no-think", action="store_true", help="Answer without thinking (hybrid models)."
@@ -104,15 +130,84 @@ class _Printer:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    from qwen_desktop.backends.base import ModelSpec
-    from qwen_desktop.backends.transformers_backend import TransformersBackend
-    from qwen_desktop.core.conversation import thinking_switch_reason
-    from qwen_desktop.services.chat import ChatSession, TurnRecord
+    from qwen_desktop.backends.engine_choice import engine_for_model
 
     if not args.prompt.strip():
         raise QwenDesktopError("The prompt is empty.", 'Give the question in quotes: chat "…".')
-    backend = TransformersBackend()
-    await backend.load(ModelSpec(name=args.model.name, path=args.model))
+    args.engine = args.engine or engine_for_model(args.model)
+    if args.engine != "ollama" and (args.url or args.context):
+        option = "--url" if args.url else "--context"
+        raise QwenDesktopError(
+            f"{option} applies to the Ollama engine only.",
+            f"Add --engine ollama with an Ollama model tag, or leave out {option}.",
+        )
+    async with contextlib.AsyncExitStack() as stack:
+        backend = await _open_backend(args, stack)
+        return await _run_turn(args, backend)
+
+
+async def _open_backend(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Any:
+    """Load the model on the chosen engine; ``stack`` unloads/stops it at the end."""
+    from qwen_desktop.backends.base import ModelSpec
+
+    if args.engine == "transformers":
+        from qwen_desktop.backends.transformers_backend import TransformersBackend
+
+        folder = Path(args.model).expanduser()
+        backend: Any = TransformersBackend()
+        stack.push_async_callback(backend.unload)
+        await backend.load(ModelSpec(name=folder.name, path=folder))
+        return backend
+    from qwen_desktop.backends.ollama_backend import OllamaBackend
+
+    if args.url:
+        backend = OllamaBackend(args.url, context_tokens=args.context)
+    else:
+        server = await _start_ollama(stack)
+        if isinstance(server, str):  # no binary, but the user's own Ollama runs (case C8)
+            backend = OllamaBackend(server, context_tokens=args.context, trust_env=False)
+        else:
+            backend = OllamaBackend(server=server, context_tokens=args.context)
+    stack.push_async_callback(backend.aclose)
+    await backend.load(ModelSpec(name=args.model))
+    return backend
+
+
+async def _start_ollama(stack: contextlib.AsyncExitStack) -> Any:
+    """Start the embedded Ollama (stopped when ``stack`` closes) and return it; or, when there
+    is no binary but an Ollama already runs on the default address, return that one's URL.
+
+    Raises:
+        EngineUnavailableError: No binary and no running Ollama, or the server failed to start.
+    """
+    from qwen_desktop.backends.engine_choice import INSTALL_GUIDE
+    from qwen_desktop.backends.ollama_discovery import find_ollama_binary, find_running_ollama
+    from qwen_desktop.backends.ollama_server import OllamaServer
+    from qwen_desktop.core.errors import EngineUnavailableError
+
+    if find_ollama_binary() is None:
+        running = await find_running_ollama()
+        if running.state == "ollama":
+            print(f"note: using the Ollama {running.version} at {running.url}", file=sys.stderr)
+            return running.url
+        raise EngineUnavailableError(
+            "The Ollama engine was not found, and no Ollama is running.", INSTALL_GUIDE
+        )
+    server = OllamaServer()
+    stack.push_async_callback(server.stop)
+    await server.start()
+    library = f", {server.compute_library}" if server.compute_library else ""
+    print(
+        f"note: started the Ollama engine {server.version} at {server.url}{library}",
+        file=sys.stderr,
+    )
+    return server
+
+
+async def _run_turn(args: argparse.Namespace, backend: Any) -> int:
+    from qwen_desktop.core.conversation import thinking_switch_reason
+    from qwen_desktop.services.chat import ChatSession, TurnRecord
+
     kind = backend.capabilities.thinking_kind
     thinking = not args.no_think
     if args.no_think and kind is ThinkingKind.THINKING_ONLY:
@@ -144,8 +239,6 @@ async def _chat(args: argparse.Namespace) -> int:
         record.cancelled = True
         _report(args, record, printer)
         raise
-    finally:
-        await backend.unload()
     return _report(args, record, printer)
 
 
@@ -170,7 +263,7 @@ def _report(args: argparse.Namespace, record: Any, printer: _Printer | None) -> 
                 file=sys.stderr,
             )
     else:
-        print(json.dumps(_json_result(record), ensure_ascii=False, indent=2))
+        print(json.dumps(_json_result(record, args.engine), ensure_ascii=False, indent=2))
     if record.error is not None:
         print(f"error: {record.error.message}", file=sys.stderr)
         if record.error.action:
@@ -198,9 +291,10 @@ def _stats_line(usage: Usage) -> str:
     return line
 
 
-def _json_result(record: Any) -> dict[str, Any]:
+def _json_result(record: Any, engine: str = "") -> dict[str, Any]:
     usage: Usage | None = record.usage
     return {
+        "engine": engine,
         "thinking": record.thinking,
         "answer": record.answer,
         "prompt_tokens": usage.prompt_tokens if usage else None,

@@ -17,14 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from qwen_desktop.core.catalog import TASKS, load_catalog
+from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.core.fit import (
-    DEFAULT_QUANT,
+    ENGINES,
+    KV_TYPES,
     QUANT_BYTES_PER_PARAM,
+    TRANSFORMERS_DTYPES,
     FitVerdict,
     available_ram_bytes,
     context_label,
+    default_quant,
+    normalize_quant,
 )
 from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.core.measurements import Measurement, machine_fingerprint
 from qwen_desktop.core.recommend import DEFAULT_CONTEXT_TOKENS, Recommendation, recommend
 from qwen_desktop.core.units import format_bytes
 
@@ -49,13 +55,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_ALL_QUANTS = (*QUANT_BYTES_PER_PARAM, *TRANSFORMERS_DTYPES)
+
+
 def _quant(text: str) -> str:
-    name = text.strip().upper()
-    if name not in QUANT_BYTES_PER_PARAM:
-        raise argparse.ArgumentTypeError(
-            f"unknown quantization {text!r} (choose from {', '.join(QUANT_BYTES_PER_PARAM)})"
-        )
-    return name
+    """A quantization some engine offers (checked against ``--engine`` in :func:`run`)."""
+    for engine in ENGINES:
+        try:
+            return normalize_quant(text, engine)
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(
+        f"unknown quantization {text!r} (choose from {', '.join(_ALL_QUANTS)})"
+    )
 
 
 def add_parser(subparsers: Any) -> None:
@@ -81,9 +93,16 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--quant",
         type=_quant,
-        default=DEFAULT_QUANT,
+        default=None,
         metavar="Q",
-        help=f"weights quantization ({', '.join(QUANT_BYTES_PER_PARAM)}; default {DEFAULT_QUANT})",
+        help=f"weights quantization; ollama: {', '.join(QUANT_BYTES_PER_PARAM)} (default "
+        f"Q4_K_M); transformers: {', '.join(TRANSFORMERS_DTYPES)} (default bf16)",
+    )
+    parser.add_argument(
+        "--engine", choices=ENGINES, default="ollama", help="inference engine (default: ollama)"
+    )
+    parser.add_argument(
+        "--kv-cache", choices=KV_TYPES, default="f16", help="KV cache type (default f16)"
     )
     parser.add_argument(
         "--commercial", action="store_true", help="only models whose licence allows commercial use"
@@ -108,17 +127,27 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         QwenDesktopError: The hardware profile cannot be read, or the catalog is broken.
     """
-    machine = _machine(args.hardware)
+    try:
+        args.quant = normalize_quant(args.quant or default_quant(args.engine), args.engine)
+    except ValueError as exc:
+        raise QwenDesktopError(f"{exc}.", "Pick a quantization from `--help`.") from None
+    machine = load_machine(args.hardware)
     catalog = load_catalog()
-    recommendations = recommend(
-        catalog,
-        machine,
-        args.task,
-        quant=args.quant,
-        context_tokens=args.context,
-        commercial_only=args.commercial,
-        limit=args.limit,
-    )
+    try:
+        recommendations = recommend(
+            catalog,
+            machine,
+            args.task,
+            quant=args.quant,
+            context_tokens=args.context,
+            commercial_only=args.commercial,
+            limit=args.limit,
+            engine=args.engine,
+            kv_type=args.kv_cache,
+            measurements=_measurements(args.engine, args.quant, machine),
+        )
+    except ValueError as exc:
+        raise QwenDesktopError(f"{exc}.", "Change the options (see `--help`).") from None
     if args.json:
         print(json.dumps(to_json(args, machine, recommendations), indent=2))
     else:
@@ -126,7 +155,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _machine(profile: Path | None) -> MachineReport:
+def _measurements(engine: str, quant: str, machine: MachineReport) -> dict[str, Measurement]:
+    """Recorded runs on this machine, if a measurement store exists (never created here)."""
+    from qwen_desktop.services.measurements import (
+        MeasurementStore,
+        MeasurementStoreError,
+        default_path,
+    )
+
+    if not default_path().is_file():
+        return {}
+    try:
+        with MeasurementStore(default_path()) as store:
+            return store.latest_by_model(engine, quant, machine_fingerprint(machine))
+    except MeasurementStoreError:
+        return {}
+
+
+def load_machine(profile: Path | None) -> MachineReport:
+    """The saved hardware report at ``profile``, or a probe of this machine when ``None``.
+
+    Raises:
+        QwenDesktopError: The profile cannot be read or is not a hardware report.
+    """
     if profile is not None:
         return MachineReport.from_file(profile)
     from qwen_desktop.core.paths import AppPaths
@@ -163,6 +214,8 @@ def to_json(
         "task": args.task,
         "context_tokens": args.context,
         "quant": args.quant,
+        "engine": args.engine,
+        "kv_type": args.kv_cache,
         "machine": machine_summary(machine),
         "recommendations": [
             {
@@ -172,6 +225,7 @@ def to_json(
                 "hf_repo": rec.variant.hf_repo,
                 "ollama_tag": rec.variant.ollama.tag if rec.variant.ollama else None,
                 "verdict": rec.fit.verdict.value,
+                "comfort": rec.fit.comfort,
                 "reason": rec.reason,
                 "context_tokens": rec.fit.context_tokens,
                 "weights_bytes": rec.fit.weights_bytes,
@@ -180,6 +234,8 @@ def to_json(
                 "gpu_layers": rec.fit.gpu_layers,
                 "total_layers": rec.fit.total_layers,
                 "tokens_per_second_estimate": rec.fit.tokens_per_second_estimate,
+                "speed_source": "measured" if rec.fit.measurement else "estimate",
+                "max_context_tokens": rec.fit.max_context_tokens,
                 "thinking_kind": rec.variant.thinking_kind.value,
                 "license": rec.variant.license,
                 "commercial_use": rec.variant.commercial_use,
@@ -189,7 +245,8 @@ def to_json(
     }
 
 
-def _describe_machine(machine: MachineReport) -> str:
+def describe_machine(machine: MachineReport) -> str:
+    """CPU threads, RAM, GPUs in one line."""
     ram = (
         f"{format_bytes(machine.memory.usable_total_bytes)} RAM "
         f"({format_bytes(available_ram_bytes(machine))} free)"
@@ -229,19 +286,24 @@ def render_table(
     """The human output: a header, then one row per model with its reason underneath."""
     lines = [
         f"Qwen models for {args.task} ({context_label(args.context)} context, {args.quant}) "
-        f"on: {_describe_machine(machine)}",
+        f"on: {describe_machine(machine)}",
         "",
     ]
     if not recommendations:
         lines.append("No catalog model matches these filters.")
         return "\n".join(lines) + "\n"
     header = ("#", "Model", "Size", "Fit", "Needs", "Speed")
+
+    def badge(rec: Recommendation) -> str:
+        text = VERDICT_BADGES[rec.fit.verdict]
+        return f"{text} (tight)" if rec.fit.tight else text
+
     rows = [
         (
             str(rec.rank),
             rec.variant.display_name,
             _size(rec),
-            VERDICT_BADGES[rec.fit.verdict],
+            badge(rec),
             format_bytes(rec.fit.total_bytes),
             _speed(rec),
         )

@@ -14,6 +14,7 @@ Every failure raises :class:`~qwen_desktop.core.errors.CatalogError` naming the 
 
 from __future__ import annotations
 
+import difflib
 import functools
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -59,6 +60,12 @@ class Architecture(_Strict):
         kv_layers: Layers that keep a KV cache, for hybrid-attention models (only every Nth layer
             is full attention); ``None`` means every layer.
         experts: Routed experts per MoE layer (MoE only).
+        intermediate_size: ``intermediate_size`` of the dense MLP when known (activations of the
+            Transformers engine, exact parameter counts).
+        moe_intermediate_size: ``moe_intermediate_size``: the MLP width of one routed expert (MoE).
+        experts_per_token: ``num_experts_per_tok``: routed experts each token uses (MoE).
+        tied_embeddings: ``tie_word_embeddings``: the output layer shares the input embedding
+            matrix (one copy in memory); ``None`` when unknown.
     """
 
     layers: int = Field(gt=0)
@@ -69,6 +76,10 @@ class Architecture(_Strict):
     vocab_size: int | None = Field(default=None, gt=0)
     kv_layers: int | None = Field(default=None, gt=0)
     experts: int | None = Field(default=None, gt=1)
+    intermediate_size: int | None = Field(default=None, gt=0)
+    moe_intermediate_size: int | None = Field(default=None, gt=0)
+    experts_per_token: int | None = Field(default=None, gt=0)
+    tied_embeddings: bool | None = None
 
     @property
     def kv_layer_count(self) -> int:
@@ -115,6 +126,10 @@ class Variant(_Strict):
         license_verified: False when the research did not confirm the licence.
         commercial_use: Whether the licence allows commercial use.
         verified: False when the research marks the figures as estimates or unverified.
+        vision_parameters: Parameters of the vision tower (ViT + merger) of image+text variants,
+            included in ``parameters``; ``None`` when unknown.
+        vision_parameters_verified: False when ``vision_parameters`` is derived from remembered
+            config values rather than a checked source.
         notes: Free text for people.
     """
 
@@ -137,6 +152,8 @@ class Variant(_Strict):
     license_verified: bool = True
     commercial_use: bool
     verified: bool = True
+    vision_parameters: int | None = Field(default=None, gt=0)
+    vision_parameters_verified: bool = True
     notes: str = ""
 
     @property
@@ -226,6 +243,42 @@ class Catalog:
                 "Run `qwen-desktop recommend` to see the catalog's model ids.",
             )
         return variant
+
+    def resolve(self, name: str) -> Variant:
+        """The variant a person means by ``name``: a catalog id (``qwen3-8b``), a Hugging Face
+        repository (``Qwen/Qwen3-8B``, or without the ``Qwen/`` owner), or an Ollama tag
+        (``qwen3:8b``). Case-insensitive.
+
+        Raises:
+            CatalogError: Nothing matches; the message lists close matches (difflib).
+        """
+        key = name.strip().lower()
+        for variant in self._variants:
+            names = {variant.id, variant.hf_repo.lower(), variant.hf_repo.split("/")[-1].lower()}
+            if variant.ollama is not None:
+                names.add(variant.ollama.tag.lower())
+            if key in names:
+                return variant
+        close = self.close_matches(name)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise CatalogError(
+            f"No model {name!r} in the catalog.{hint}",
+            "Give a catalog id, a Hugging Face repository or an Ollama tag; "
+            "`qwen-desktop recommend` lists the catalog's models.",
+        )
+
+    def close_matches(self, name: str, limit: int = 3) -> list[str]:
+        """Up to ``limit`` catalog ids, repositories or Ollama tags that look like ``name``."""
+        key = name.strip().lower()
+        spelled: dict[str, str] = {}
+        for variant in self._variants:
+            candidates = [variant.id, variant.hf_repo, variant.hf_repo.split("/")[-1]]
+            if variant.ollama is not None:
+                candidates.append(variant.ollama.tag)
+            for candidate in candidates:
+                spelled.setdefault(candidate.lower(), candidate)
+        found = difflib.get_close_matches(key, list(spelled), n=limit, cutoff=0.6)
+        return [spelled[match] for match in found]
 
     def for_task(self, task: str) -> tuple[Variant, ...]:
         """Variants recommended for ``task`` (one of :data:`TASKS`), in file order.
@@ -327,6 +380,16 @@ def _check_variant(variant: Variant, source: str) -> None:
             raise fail("architecture.kv_heads", "does not divide 'architecture.attention_heads'.")
     if arch.kv_layers is not None and arch.kv_layers > arch.layers:
         raise fail("architecture.kv_layers", "exceeds 'architecture.layers'.")
+    moe_only = (arch.moe_intermediate_size, arch.experts_per_token)
+    if arch.experts is None and any(value is not None for value in moe_only):
+        raise fail("architecture.experts", "MoE fields need 'architecture.experts'.")
+    if arch.experts is not None and (arch.experts_per_token or 0) > arch.experts:
+        raise fail("architecture.experts_per_token", "exceeds 'architecture.experts'.")
+    if variant.vision_parameters is not None:
+        if variant.modality != "image+text":
+            raise fail("vision_parameters", "only image+text variants have a vision tower.")
+        if variant.vision_parameters >= variant.parameters:
+            raise fail("vision_parameters", "must be less than 'parameters'.")
     if variant.twin == variant.id:
         raise fail("twin", "a variant cannot be its own twin.")
     if variant.license == "qwen-research" and variant.commercial_use:

@@ -3,30 +3,38 @@
 Ranking (see :func:`recommend`):
 
 1. Fit tier: ``full_gpu`` > ``partial_gpu`` > ``cpu_only`` > ``wont_fit``.
-2. Within a tier, variants estimated to be comfortably fast (≥ about 8 tokens/s) come first.
-3. Then bigger and newer: a rough quality score, ``dense-equivalent parameters × generation
+2. Within a tier, comfortable fits before tight ones: a model that leaves the system less than
+   the comfortable RAM headroom (``fit_devices.py``: 4 GiB, or 30 % of RAM on small machines)
+   runs, but the machine swaps as soon as the user opens a browser. So on a 2-core machine with
+   23 GiB free, Qwen3-30B-A3B (19 GB) is listed, marked tight, below the models that leave room.
+3. Then variants estimated to be comfortably fast (≥ about 8 tokens/s).
+4. Then bigger and newer: a rough quality score, ``dense-equivalent parameters × generation
    factor`` (:func:`quality_score`), so that Qwen3 beats Qwen2.5 at similar size.
-4. Ties: verified catalog figures first, then variants in Ollama's library, then by id.
+5. Ties: verified catalog figures first, then variants in Ollama's library, then by id.
 
 Won't-fit variants come last, smallest need first. Each recommendation's ``reason`` is the fit
-estimate's sentence plus what the user must know before picking it: how it thinks (case C5: a
+estimate's sentences plus what the user must know before picking it: how it thinks (case C5: a
 thinking-only variant has no off switch; its Instruct twin is named), a short context window
-(Qwen2.5-Math: 4K), unverified figures or licence.
+(Qwen2.5-Math: 4K, with the alternative for long problems), what images cost (vision), unverified
+figures or licence.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from qwen_desktop.core.catalog import Catalog, Variant
 from qwen_desktop.core.fit import (
-    DEFAULT_QUANT,
     FitEstimate,
     FitVerdict,
     context_label,
+    default_quant,
     estimate_fit,
+    normalize_quant,
 )
 from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.core.measurements import Measurement
 from qwen_desktop.core.types import ThinkingKind
 
 DEFAULT_CONTEXT_TOKENS = 8192
@@ -115,10 +123,22 @@ def _context_warning(variant: Variant, requested_tokens: int) -> str:
     return ""
 
 
+MATH_ALTERNATIVE = (
+    "For longer problems, a Qwen3 model in thinking mode also solves math, with a 32K window."
+)
+VISION_COST = (
+    "Images use context: about one token per 28×28 pixels (a 1280×720 screenshot ≈ 1,200 tokens)."
+)
+
+
 def _reason(
     variant: Variant, fit: FitEstimate, catalog: Catalog, requested: int, commercial_only: bool
 ) -> str:
     parts = [fit.reason, thinking_sentence(variant, catalog), _context_warning(variant, requested)]
+    if "math" in variant.tasks and variant.context_tokens <= SHORT_CONTEXT_TOKENS:
+        parts.append(MATH_ALTERNATIVE)
+    if "vision" in variant.tasks:
+        parts.append(VISION_COST)
     if variant.license == "qwen-research":
         parts.append("Research licence: no commercial use.")
     if commercial_only and not variant.license_verified:
@@ -131,17 +151,18 @@ def _reason(
     return " ".join(part for part in parts if part)
 
 
-_SortKey = tuple[int, bool, float, bool, bool, str]
+_SortKey = tuple[int, bool, bool, float, bool, bool, str]
 
 
 def _sort_key(variant: Variant, fit: FitEstimate) -> _SortKey:
     tier = VERDICT_ORDER.index(fit.verdict)
     if fit.verdict is FitVerdict.WONT_FIT:
         # Closest to fitting first.
-        return (tier, False, float(fit.total_bytes), False, False, variant.id)
+        return (tier, False, False, float(fit.total_bytes), False, False, variant.id)
     speed = fit.tokens_per_second_estimate or 0.0
     return (
         tier,
+        fit.tight,
         speed < COMFORTABLE_TOKENS_PER_SECOND,
         -quality_score(variant),
         not variant.verified,
@@ -155,10 +176,13 @@ def recommend(
     machine: MachineReport,
     task: str = "chat",
     *,
-    quant: str = DEFAULT_QUANT,
+    quant: str | None = None,
     context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     commercial_only: bool = False,
     limit: int | None = None,
+    engine: str = "ollama",
+    kv_type: str = "f16",
+    measurements: Mapping[str, Measurement] | None = None,
 ) -> list[Recommendation]:
     """Variants for ``task``, ranked for ``machine`` (see the module docstring).
 
@@ -166,29 +190,40 @@ def recommend(
         catalog: The model catalog.
         machine: The hardware report.
         task: ``chat``, ``code``, ``math``, ``vision`` or ``reasoning`` (variants listing it).
-        quant: Weights quantization assumed for every variant.
+        quant: Weights quantization assumed for every variant (default: the engine's).
         context_tokens: Context length to plan for; a variant with a smaller window is estimated
             at its window, and its reason says so.
         commercial_only: Keep only variants whose licence allows commercial use.
         limit: Return at most this many (``None``: all).
+        engine: ``ollama`` or ``transformers``.
+        kv_type: KV cache type (``f16``, ``q8_0``, ``q4_0``; Transformers: ``f16`` only).
+        measurements: Latest measurement per variant id on this machine; one of the same engine
+            and quantization replaces that variant's speed estimate.
 
     Returns:
         Recommendations, ``rank`` 1 first.
 
     Raises:
-        ValueError: Unknown task or quantization, or a non-positive context.
+        ValueError: Unknown task, engine, quantization or KV type, or a non-positive context.
     """
     if context_tokens <= 0:
         raise ValueError("context_tokens must be positive")
+    quant = normalize_quant(quant if quant is not None else default_quant(engine), engine)
     scored: list[tuple[_SortKey, Variant, FitEstimate]] = []
     for variant in catalog.for_task(task):
         if commercial_only and not variant.commercial_use:
             continue
+        measured = (measurements or {}).get(variant.id)
+        if measured is not None and not measured.matches(variant.id, engine, quant):
+            measured = None
         fit = estimate_fit(
             variant,
             machine,
             quant=quant,
             context_tokens=min(context_tokens, variant.context_tokens),
+            engine=engine,
+            kv_type=kv_type,
+            measurement=measured,
         )
         scored.append((_sort_key(variant, fit), variant, fit))
     scored.sort(key=lambda item: item[0])
@@ -209,27 +244,37 @@ def first_run_default(
     catalog: Catalog,
     machine: MachineReport,
     *,
-    quant: str = DEFAULT_QUANT,
+    quant: str | None = None,
     context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    engine: str = "ollama",
 ) -> Recommendation | None:
     """The chat variant to offer on first start: the best chat pick that runs fully on the GPU,
-    or on the CPU (or partly on the GPU) at a usable speed (≥ 5 tokens/s estimated).
+    or on the CPU (or partly on the GPU) at a usable speed (≥ 5 tokens/s estimated), leaving the
+    system comfortable headroom; a tight fit only when nothing comfortable qualifies (a small
+    board where every model is tight).
 
-    Variants in Ollama's library are preferred (the bundled engine can download them).
+    Preferred, in this order: variants the engine can download (with ollama: those in Ollama's
+    library), then those whose licence allows commercial use (a default should not surprise
+    someone who uses it at work).
 
     Returns:
         The recommendation, or ``None`` when nothing qualifies (a very small machine).
     """
-    candidates = [
+    qualified = [
         rec
-        for rec in recommend(catalog, machine, "chat", quant=quant, context_tokens=context_tokens)
+        for rec in recommend(
+            catalog, machine, "chat", quant=quant, context_tokens=context_tokens, engine=engine
+        )
         if rec.fit.verdict is FitVerdict.FULL_GPU
         or (
             rec.fit.verdict in (FitVerdict.PARTIAL_GPU, FitVerdict.CPU_ONLY)
             and (rec.fit.tokens_per_second_estimate or 0.0) >= USABLE_TOKENS_PER_SECOND
         )
     ]
-    for rec in candidates:
-        if rec.variant.ollama is not None:
-            return rec
+    comfortable = [rec for rec in qualified if not rec.fit.tight]
+    candidates = comfortable or qualified
+    downloadable = [rec for rec in candidates if engine != "ollama" or rec.variant.ollama]
+    candidates = downloadable or candidates
+    commercial = [rec for rec in candidates if rec.variant.commercial_use]
+    candidates = commercial or candidates
     return candidates[0] if candidates else None

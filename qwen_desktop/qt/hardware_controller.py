@@ -16,11 +16,13 @@ class HardwareController(QObject):
     """Scans the machine off the UI thread and ranks variants per task.
 
     Signals:
+        scan_started(): A scan began (a rescan keeps the previous report until it ends).
         scan_finished(object): The ``MachineReport``.
         advice_ready(object): An ``Advice`` for the current task.
         scan_failed(str): The scan could not run (the probe itself never raises; this is a bug).
     """
 
+    scan_started = Signal()
     scan_finished = Signal(object)
     advice_ready = Signal(object)
     scan_failed = Signal(str)
@@ -30,10 +32,15 @@ class HardwareController(QObject):
         self.models_dir = models_dir
         self.machine: MachineReport | None = None
         self.task = "chat"
-        self._tasks = TaskGroup(lambda exc: self.scan_failed.emit(str(exc)))
+        self.scanning = False
+        self._tasks = TaskGroup(self._on_task_failed)
 
     def scan(self) -> None:
-        """Start a scan; ``scan_finished`` then ``advice_ready`` follow."""
+        """Start a scan (ignored while one runs); ``scan_finished`` then ``advice_ready`` follow."""
+        if self.scanning:
+            return
+        self.scanning = True
+        self.scan_started.emit()
         self._tasks.start(self._scan())
 
     def set_task(self, task: str) -> None:
@@ -43,9 +50,16 @@ class HardwareController(QObject):
             self.advice_ready.emit(advise(self.machine, task))
 
     async def _scan(self) -> None:
-        self.machine = await asyncio.to_thread(scan_machine, self.models_dir)
+        try:
+            self.machine = await asyncio.to_thread(scan_machine, self.models_dir)
+        finally:
+            self.scanning = False
         self.scan_finished.emit(self.machine)
         self.advice_ready.emit(advise(self.machine, self.task))
+
+    def _on_task_failed(self, exc: BaseException) -> None:
+        self.scanning = False
+        self.scan_failed.emit(str(exc))
 
     async def shutdown(self) -> None:
         """Cancel this controller's running work and wait for it to end (window closing)."""

@@ -34,6 +34,7 @@ class ModelController(QObject):
             lambda exc: self.load_failed.emit(f"Unexpected error: {exc}", "See the log.")
         )
         self.loading = False
+        self.loaded_path: Path | None = None
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -57,6 +58,7 @@ class ModelController(QObject):
             log.info(
                 "model loaded: %s on %s in %.1f s", loaded.name, loaded.device, loaded.load_seconds
             )
+            self.loaded_path = spec.path
             self.model_loaded.emit(loaded)
         finally:
             self.loading = False

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from qwen_desktop.core.machine import MachineReport
 from qwen_desktop.core.units import format_bytes
+from qwen_desktop.qt.catalog_model import VERDICT_BADGES as FIT_BADGES
 
 TASKS = (
     ("chat", "Chat"),
@@ -35,12 +36,14 @@ THINKING_WORDS = {
     "instruct-only": "answers directly",
 }
 
-VERDICT_BADGES = {
-    "full_gpu": ("Runs on GPU", "#1b7f3b"),
-    "partial_gpu": ("Partly on GPU", "#9a6700"),
-    "cpu_only": ("Runs on CPU", "#0b5cad"),
-    "wont_fit": ("Too large", "#b42318"),
-}
+VERDICT_BADGES = {verdict: (badge.text, badge.color) for verdict, badge in FIT_BADGES.items()}
+
+
+def _link(text: str, name: str) -> QLabel:
+    label = QLabel(f"<a href='#'>{escape(text)}</a>")
+    label.setObjectName(name)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    return label
 
 
 def _row(label: str, source: str) -> QLabel:
@@ -56,9 +59,13 @@ class MachinePanel(QWidget):
 
     Signals:
         task_changed(str): The user picked another task.
+        hardware_page_requested(): The user asked for the full hardware report.
+        models_page_requested(str): The user asked to compare all models for this task.
     """
 
     task_changed = Signal(str)
+    hardware_page_requested = Signal()
+    models_page_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,7 +78,13 @@ class MachinePanel(QWidget):
         self.hardware_form = QFormLayout(self.hardware_box)
         self.hardware_form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         self.hardware_form.addRow(QLabel("Scanning…"))
-        layout.addWidget(self.hardware_box)
+        self.hardware_link = _link("All figures and their sources…", "hardwareLink")
+        self.hardware_link.linkActivated.connect(lambda _: self.hardware_page_requested.emit())
+        box_column = QVBoxLayout()
+        box_column.setSpacing(4)
+        box_column.addWidget(self.hardware_box)
+        box_column.addWidget(self.hardware_link, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addLayout(box_column)
 
         box = QGroupBox("Recommended Qwen models")
         box_layout = QVBoxLayout(box)
@@ -92,6 +105,11 @@ class MachinePanel(QWidget):
         self.detail.setWordWrap(True)
         self.detail.setTextFormat(Qt.TextFormat.RichText)
         box_layout.addWidget(self.detail)
+        self.models_link = _link("Compare all models…", "modelsLink")
+        self.models_link.linkActivated.connect(
+            lambda _: self.models_page_requested.emit(self.task_combo.currentData())
+        )
+        box_layout.addWidget(self.models_link, 0, Qt.AlignmentFlag.AlignRight)
         layout.addWidget(box, 1)
 
     def show_machine(self, machine: MachineReport) -> None:
@@ -144,9 +162,7 @@ class MachinePanel(QWidget):
                 ),
             )
         disk = machine.disk
-        form.addRow(
-            "Disk", _row(f"{format_bytes(disk.free_bytes)} free for models", disk.path)
-        )
+        form.addRow("Disk", _row(f"{format_bytes(disk.free_bytes)} free for models", disk.path))
 
     def show_recommendations(self, advice: object) -> None:
         """Fill the ranked list from an ``Advice`` (see services.advisor)."""
@@ -202,11 +218,11 @@ class RecommendationRow(QWidget):
             f"color: white; background: {color}; border-radius: 7px; padding: 0px 6px;"
             "font-size: 11px;"
         )
+        pill.setAlignment(Qt.AlignmentFlag.AlignCenter)
         speed = fit.tokens_per_second_estimate
         facts = [f"needs {format_bytes(fit.total_bytes)}"]
         if fit.verdict != "wont_fit" and speed:
             facts.append(f"~{speed:.0f} tokens/s")
-        facts.append(THINKING_WORDS.get(rec.variant.thinking_kind.value, ""))
         detail = QLabel(" · ".join(f for f in facts if f))
         detail.setObjectName("recommendationFacts")
         second.addWidget(pill)

@@ -1,4 +1,9 @@
-"""The main window: machine panel and recommendations on the left, the chat on the right."""
+"""The main window: three pages in tabs.
+
+* Chat: the machine panel and recommendations on the left, the chat on the right;
+* Models: the whole catalog with its fit on this computer (``ui/models_page.py``);
+* Hardware: the full hardware report with each figure's source (``ui/hardware_page.py``).
+"""
 
 from __future__ import annotations
 
@@ -14,36 +19,55 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from qwen_desktop.backends.base import LoadedModel
+from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.core.conversation import thinking_switch_reason
 from qwen_desktop.core.types import ThinkingKind, Usage
 from qwen_desktop.core.units import format_bytes
+from qwen_desktop.qt.catalog_model import CatalogFitModel
 from qwen_desktop.qt.chat_controller import ChatController
 from qwen_desktop.qt.hardware_controller import HardwareController
 from qwen_desktop.qt.model_controller import ModelController
 from qwen_desktop.ui.chat_view import ChatView
+from qwen_desktop.ui.hardware_page import HardwarePage
 from qwen_desktop.ui.machine_panel import MachinePanel
+from qwen_desktop.ui.models_page import ModelsPage
 from qwen_desktop.ui.prompt_edit import PromptEdit
 
 
 class MainWindow(QMainWindow):
-    """The app's window. It only talks to controllers (never to backends directly)."""
+    """The app's window. It only talks to controllers and Qt models (never to backends).
+
+    Args:
+        chat: The chat controller.
+        models: Loads models into the backend.
+        hardware: Scans the machine and ranks recommendations.
+        catalog_model: The catalog with fit estimates (Models page); default: a model over the
+            bundled catalog.
+    """
+
+    CHAT_TAB, MODELS_TAB, HARDWARE_TAB = 0, 1, 2
 
     def __init__(
         self,
         chat: ChatController,
         models: ModelController,
         hardware: HardwareController,
+        catalog_model: CatalogFitModel | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.chat, self.models, self.hardware = chat, models, hardware
+        self.catalog_model = catalog_model or CatalogFitModel(load_catalog(), parent=self)
         self.setWindowTitle("Qwen Desktop")
         self.resize(1200, 780)
+        self.models_page = ModelsPage(self.catalog_model)
+        self.hardware_page = HardwarePage()
 
         self.machine_panel = MachinePanel()
         self.machine_panel.setMinimumWidth(300)
@@ -60,15 +84,29 @@ class MainWindow(QMainWindow):
         self.think_switch.setEnabled(False)
         self.think_switch.setToolTip("Load a model first.")
 
-        self.setCentralWidget(self._build_layout())
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("pages")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self._build_chat_page(), "Chat")
+        self.tabs.addTab(self.models_page, "Models")
+        self.tabs.addTab(self.hardware_page, "Hardware")
+        for index, tip in enumerate(
+            (
+                "Chat with the loaded model (Ctrl+1)",
+                "Every Qwen model and how it fits this computer (Ctrl+2)",
+                "What this computer has, and where each figure came from (Ctrl+3)",
+            )
+        ):
+            self.tabs.setTabToolTip(index, tip)
+        self.setCentralWidget(self.tabs)
         self.statusBar().showMessage("Scanning this computer…")
         self._connect()
         self.welcome = self.chat_view.add_notice(
             "Open a Qwen model folder to start chatting. The list on the left shows which "
-            "Qwen models fit this computer."
+            "Qwen models fit this computer; the Models page compares them all."
         )
 
-    def _build_layout(self) -> QWidget:
+    def _build_chat_page(self) -> QWidget:
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_label, 1)
@@ -96,6 +134,12 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self._on_send_button_clicked)
         self.open_button.clicked.connect(self._on_open_button_clicked)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.chat.stop)
+        for index in range(3):
+            QShortcut(
+                QKeySequence(f"Ctrl+{index + 1}"),
+                self,
+                lambda index=index: self.tabs.setCurrentIndex(index),
+            )
         self.chat.turn_started.connect(self._on_chat_turn_started)
         self.chat.thinking_received.connect(self._on_chat_thinking_received)
         self.chat.answer_received.connect(self._on_chat_answer_received)
@@ -109,10 +153,14 @@ class MainWindow(QMainWindow):
         self.models.load_failed.connect(self._on_models_load_failed)
         self.hardware.scan_finished.connect(self._on_hardware_scan_finished)
         self.hardware.advice_ready.connect(self.machine_panel.show_recommendations)
-        self.hardware.scan_failed.connect(
-            lambda message: self.statusBar().showMessage(f"Hardware scan failed: {message}")
-        )
+        self.hardware.scan_started.connect(self.hardware_page.set_scanning)
+        self.hardware.scan_failed.connect(self._on_hardware_scan_failed)
+        self.hardware_page.rescan_requested.connect(self.hardware.scan)
         self.machine_panel.task_changed.connect(self.hardware.set_task)
+        self.machine_panel.hardware_page_requested.connect(
+            lambda: self.tabs.setCurrentIndex(self.HARDWARE_TAB)
+        )
+        self.machine_panel.models_page_requested.connect(self._on_machine_panel_models_requested)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -221,7 +269,18 @@ class MainWindow(QMainWindow):
 
     def _on_hardware_scan_finished(self, machine: object) -> None:
         self.machine_panel.show_machine(machine)  # type: ignore[arg-type]
+        self.hardware_page.show_machine(machine)  # type: ignore[arg-type]
+        self.catalog_model.set_machine(machine)  # type: ignore[arg-type]
         self.statusBar().showMessage("Ready.", 4000)
+
+    def _on_hardware_scan_failed(self, message: str) -> None:
+        self.hardware_page.show_failure(message)
+        self.statusBar().showMessage(f"Hardware scan failed: {message}")
+
+    def _on_machine_panel_models_requested(self, task: str) -> None:
+        combo = self.models_page.task_combo
+        combo.setCurrentIndex(max(0, combo.findData(task)))
+        self.tabs.setCurrentIndex(self.MODELS_TAB)
 
     async def shutdown(self) -> None:
         """Stop the running answer and background work, then free the model's memory."""

@@ -29,6 +29,21 @@ STYLESHEET = """
 #recommendationFacts { color: gray; font-size: 11px; }
 #recommendations::item { border-bottom: 1px solid palette(midlight); }
 #recommendations::item:selected { background: palette(alternate-base); }
+#pages::pane { border: none; }
+#detailsTitle { font-size: 15px; font-weight: 600; }
+#detailsBadge {
+    color: white;
+    border-radius: 9px;
+    padding: 1px 9px;
+    font-size: 11px;
+    font-weight: 600;
+}
+#modelDetails { border-top: 1px solid palette(midlight); }
+#detailsPlaceholder, #emptyNotice, #hardwareStatus { color: gray; padding: 6px; }
+#recommendedLine { padding: 2px 0px; }
+#legendItem { font-size: 11px; }
+#hardwareTree::item { padding: 3px 2px; }
+#hardwareNotes { padding: 4px 2px; }
 """
 
 

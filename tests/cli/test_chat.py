@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from qwen_desktop import cli
+from qwen_desktop.backends.ollama_discovery import BINARY_ENV, free_port
+from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
+from tests.fixtures.ollama_standin import make_standin
 from tests.fixtures.tiny_models import TRAINING_CHATS
 
 SUM = TRAINING_CHATS[0]
@@ -97,3 +102,118 @@ def test_bad_model_folder_exits_2_with_a_clear_message(
     assert err.startswith("error: ") and expected in err
     assert "→" in err  # an action follows
     assert "Traceback" not in err
+
+
+# -- the Ollama engine (a local fake server; the stand-in executable as the embedded engine) ----
+
+
+@pytest.fixture
+def _no_real_ollama(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")
+    monkeypatch.delenv(BINARY_ENV, raising=False)
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def _ollama_model(drop_after: int | None = None) -> FakeModel:
+    return FakeModel("qwen3:8b", thinking=SUM.thinking, answer=SUM.answer, drop_after=drop_after)
+
+
+@pytest.mark.usefixtures("_no_real_ollama")
+@pytest.mark.timeout(30)
+def test_ollama_with_url_streams_from_that_server(capsys: pytest.CaptureFixture[str]) -> None:
+    with running_fake_ollama(_ollama_model()) as (fake, url):
+        status, out, _ = chat(capsys, "--url", url, "--model", "qwen3:8b", SUM.prompt, "--json")
+        assert status == 0
+        result = json.loads(out)
+        assert (result["engine"], result["thinking"], result["answer"]) == (
+            "ollama",
+            SUM.thinking,
+            SUM.answer,
+        )
+        assert result["finish_reason"] == "stop" and result["tokens_per_second"] > 0
+        status, out, err = chat(
+            capsys, "--engine", "ollama", "--url", url, "--model", "qwen3:8b", SUM.prompt,
+            "--no-think", "--context", "8192",
+        )  # fmt: skip
+        assert status == 0
+        assert out == f"{SUM.answer}\n" and "tokens/s" in err
+        body = fake.chat_requests()[-1]
+        assert (body["think"], body["options"]["num_ctx"]) == (False, 8192)
+
+
+@pytest.mark.usefixtures("_no_real_ollama")
+@pytest.mark.timeout(30)
+def test_ollama_missing_model_exits_2_with_the_pull_action(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with running_fake_ollama() as (_, url):
+        status, out, err = chat(capsys, "--url", url, "--model", "qwen3:999b", "hi")
+    assert (status, out) == (2, "")
+    assert "error: The model qwen3:999b is not downloaded." in err
+    assert "→ Pull it: qwen-desktop pull qwen3:999b" in err
+
+
+@pytest.mark.usefixtures("_no_real_ollama")
+@pytest.mark.timeout(30)
+def test_ollama_error_mid_answer_keeps_the_partial_answer_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with running_fake_ollama(_ollama_model(drop_after=7)) as (_, url):
+        status, out, err = chat(capsys, "--url", url, "--model", "qwen3:8b", SUM.prompt, "--json")
+    assert status == 1
+    result = json.loads(out)
+    assert result["thinking"] == SUM.thinking and result["finish_reason"] == "error"
+    assert "stopped while answering" in result["error"]["message"]
+    assert "error: The Ollama engine stopped while answering" in err
+
+
+@pytest.mark.usefixtures("_no_real_ollama")
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(sys.platform == "win32", reason="stand-in launcher is a shell script")
+def test_ollama_without_url_runs_the_embedded_engine_for_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    standin = make_standin(tmp_path / "ollama", models=(_ollama_model(),))
+    monkeypatch.setenv(BINARY_ENV, str(standin.binary))
+    status, out, err = chat(capsys, "--model", "qwen3:8b", SUM.prompt, "--json")
+    assert status == 0, err
+    assert json.loads(out)["answer"] == SUM.answer
+    assert "note: started the Ollama engine 0.12.0 at http://127.0.0.1:" in err
+    pid = standin.record()["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped at the end of the command
+
+
+@pytest.mark.usefixtures("_no_real_ollama")
+@pytest.mark.timeout(30)
+def test_ollama_without_binary_uses_a_running_ollama_c8(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with running_fake_ollama(_ollama_model()) as (_, url):
+        monkeypatch.setenv("OLLAMA_HOST", url.removeprefix("http://"))
+        status, out, err = chat(capsys, "--model", "qwen3:8b", SUM.prompt, "--json")
+    assert status == 0
+    assert json.loads(out)["answer"] == SUM.answer
+    assert f"note: using the Ollama 0.12.0 at {url}" in err
+
+
+@pytest.mark.usefixtures("_no_real_ollama")
+def test_ollama_with_no_engine_anywhere_says_what_to_install(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, _, err = chat(capsys, "--model", "qwen3:8b", "hi")
+    assert status == 2
+    assert "error: The Ollama engine was not found, and no Ollama is running." in err
+    assert "ollama.com/download" in err
+
+
+def test_url_with_the_transformers_engine_is_refused(
+    tiny_qwen3_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = chat(
+        capsys, "--model", str(tiny_qwen3_path), "--url", "http://127.0.0.1:1", "hi"
+    )
+    assert status == 2
+    assert "--url applies to the Ollama engine only." in err

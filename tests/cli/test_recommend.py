@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import types
 from pathlib import Path
@@ -34,7 +35,8 @@ def run_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, A
 
 def test_defaults() -> None:
     args = parse([])
-    assert (args.task, args.context, args.quant, args.commercial) == ("chat", 8192, "Q4_K_M", False)
+    assert (args.task, args.context, args.quant, args.commercial) == ("chat", 8192, None, False)
+    assert (args.engine, args.kv_cache) == ("ollama", "f16")
     assert args.limit is None and args.hardware is None and not args.json
     assert args.func is recommend_cli.run
 
@@ -50,7 +52,8 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     expected_keys = {
         "rank", "id", "display_name", "hf_repo", "ollama_tag", "verdict", "reason",
         "weights_bytes", "kv_cache_bytes", "total_bytes", "gpu_layers", "total_layers",
-        "tokens_per_second_estimate", "thinking_kind", "license", "commercial_use",
+        "tokens_per_second_estimate", "thinking_kind", "license", "commercial_use", "comfort",
+        "max_context_tokens", "speed_source",
     }  # fmt: skip
     assert expected_keys <= set(first)
     # Best chat pick on an 8 GB card at 8K: Qwen3-8B, fully on the GPU:
@@ -77,8 +80,21 @@ def test_json_task_context_and_filters(capsys: pytest.CaptureFixture[str]) -> No
     assert "qwen2.5-3b-instruct" not in {rec["id"] for rec in doc["recommendations"]}
 
     q8 = run_json([*hardware, "--quant", "q8_0", "--limit", "50"], capsys)
+    assert q8["quant"] == "Q8_0"
     by_id = {rec["id"]: rec for rec in q8["recommendations"]}
-    assert by_id["qwen3-8b"]["weights_bytes"] == 8_190_000_000 * 1.0625
+    # Qwen3-8B's resident parameters: untied embeddings 2 × 151936 × 4096 and 36 layers of
+    # attention (q/o 4096², k/v 4096 × 1024, q/k norms 2 × 128), MLP 3 × 4096 × 12288 and two
+    # norms, plus the final norm: 8,190,735,360 at 8.5 bits each.
+    params = (
+        2 * 151_936 * 4096
+        + 36 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 256 + 3 * 4096 * 12_288 + 2 * 4096)
+        + 4096
+    )
+    assert by_id["qwen3-8b"]["weights_bytes"] == math.ceil(params * 1.0625)
+
+    tf = run_json([*hardware, "--engine", "transformers", "--limit", "3"], capsys)
+    assert (tf["engine"], tf["quant"], tf["kv_type"]) == ("transformers", "bf16", "f16")
+    assert all(rec["verdict"] != "partial_gpu" for rec in tf["recommendations"])
 
 
 def test_human_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,11 +124,22 @@ def test_human_table_unified_memory(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bad_arguments_exit_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["--quant", "Q9"], ["--context", "0"], ["--limit", "-1"], ["--task", "poetry"]):
+    for argv in (["--quant", "Q9"], ["--context", "0"], ["--limit", "-1"], ["--task", "poetry"],
+                 ["--engine", "vllm"], ["--kv-cache", "q5_1"]):  # fmt: skip
         with pytest.raises(SystemExit) as caught:
             parse(argv)
         assert caught.value.code == 2
     assert "unknown quantization" in capsys.readouterr().err
+
+
+def test_quantization_of_another_engine_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from qwen_desktop import cli
+
+    hardware = ["--hardware", str(PROFILES / "nvidia_8gb.json")]
+    assert cli.run(["recommend", *hardware, "--engine", "transformers", "--quant", "Q4_K_M"]) == 2
+    assert "for the transformers engine" in capsys.readouterr().err
+    assert cli.run(["recommend", *hardware, "--engine", "transformers", "--kv-cache", "q4_0"]) == 2
+    assert "compute dtype" in capsys.readouterr().err
 
 
 def test_missing_profile_is_a_user_error(tmp_path: Path) -> None:
