@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
 from qwen_desktop.core.machine import MachineReport
-from qwen_desktop.core.paths import AppPaths
-from qwen_desktop.gui import build_window
 from qwen_desktop.services.advisor import scan_machine
 from qwen_desktop.ui.hardware_page import HardwarePage
 from qwen_desktop.ui.main_window import MainWindow
+from tests.fixtures.polling import until
 
 pytestmark = pytest.mark.gui
 
@@ -103,23 +99,9 @@ def test_rescan_button_asks_for_a_scan(page: HardwarePage, qtbot: object) -> Non
 # ------------------------------------------------------------------------------ in the window
 
 
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll with asyncio.sleep (never qtbot.waitUntil under qasync: teardown hangs)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
-def window(qapp: QApplication, tmp_path: Path) -> MainWindow:
-    qapp.setQuitOnLastWindowClosed(False)
-    paths = AppPaths(data_dir=tmp_path, config_dir=tmp_path, models_dir=tmp_path / "models")
-    win = build_window(paths)
-    win.show()
-    yield win
-    win.close()
+def window(app_window: MainWindow) -> MainWindow:
+    return app_window
 
 
 @pytest.mark.asyncio

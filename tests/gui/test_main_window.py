@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
-from qwen_desktop.core.paths import AppPaths
 from qwen_desktop.core.types import SamplingSettings
-from qwen_desktop.gui import build_window
 from qwen_desktop.ui.chat_view import AssistantMessage, Notice, UserMessage
 from qwen_desktop.ui.main_window import MainWindow
+from tests.fixtures.polling import until
 from tests.fixtures.tiny_models import TRAINING_CHATS
 
 pytestmark = [pytest.mark.gui, pytest.mark.asyncio]
@@ -23,25 +19,10 @@ pytestmark = [pytest.mark.gui, pytest.mark.asyncio]
 GREEDY = SamplingSettings(temperature=0.0, max_new_tokens=64)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll with asyncio.sleep (never qtbot.waitUntil under qasync: teardown hangs)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
-def window(qapp: QApplication, tmp_path: Path) -> MainWindow:
-    qapp.setQuitOnLastWindowClosed(False)  # as the app itself does (see gui.run_window)
-    paths = AppPaths(data_dir=tmp_path, config_dir=tmp_path, models_dir=tmp_path / "models")
-    win = build_window(paths)
-    win.chat.session.sampling = GREEDY
-    win.show()
-    yield win
-    win.chat.stop()
-    win.close()
+def window(app_window: MainWindow) -> MainWindow:
+    app_window.chat.session.sampling = GREEDY
+    return app_window
 
 
 async def load(window: MainWindow, folder: Path) -> None:
