@@ -22,13 +22,12 @@ from qwen_desktop.backends.transformers_backend import TransformersBackend
 from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.core.paths import AppPaths, resources_dir
 from qwen_desktop.qt.catalog_model import CatalogFitModel
-from qwen_desktop.qt.chat_controller import ChatController
+from qwen_desktop.qt.conversation_controller import ConversationController, open_store
 from qwen_desktop.qt.hardware_controller import HardwareController
 from qwen_desktop.qt.loop import install_asyncgen_hooks, new_qt_event_loop
 from qwen_desktop.qt.model_controller import ModelController
 from qwen_desktop.services.advisor import latest_measurements
 from qwen_desktop.services.answer_recorder import AnswerRecorder
-from qwen_desktop.services.chat import ChatSession
 from qwen_desktop.services.measurements import MeasurementStore
 from qwen_desktop.ui.main_window import MainWindow
 from qwen_desktop.ui.style import apply_style
@@ -37,9 +36,14 @@ DESKTOP_FILE_NAME = "io.github.qwen_desktop.QwenDesktop"
 
 
 def build_window(paths: AppPaths) -> MainWindow:
-    """Build the window and its controllers (the composition of the GUI)."""
+    """Build the window and its controllers (the composition of the GUI).
+
+    The chat history is opened from ``paths.data_dir``; when it cannot be (a damaged database),
+    the window says so and offers a new, empty history: it is never replaced silently.
+    """
     backend = TransformersBackend()
-    chat = ChatController(ChatSession(backend))
+    store, store_error = open_store(paths.data_dir)
+    chat = ConversationController(backend, store, store_error=store_error)
     models = ModelController(backend)
     hardware = HardwareController(paths.models_dir)
     catalog = CatalogFitModel(load_catalog(), measurements=latest_measurements)

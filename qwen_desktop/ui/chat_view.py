@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
+    QHBoxLayout,
     QLabel,
     QScrollArea,
     QSizePolicy,
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qwen_desktop.core.storage import MessageRecord, MessageStats, MessageStatus
 from qwen_desktop.core.types import Usage
 
 
@@ -32,6 +35,21 @@ def length_limit_message(usage: Usage) -> tuple[str, str]:
     )
 
 
+def stats_line(stats: MessageStats) -> str:
+    """ "12.3 tokens/s · 80 tokens (thinking 30) · TTFT 0.21 s" (unknown parts left out)."""
+    parts = []
+    if stats.tokens_per_second is not None:
+        parts.append(f"{stats.tokens_per_second:.1f} tokens/s")
+    if stats.generated_tokens is not None:
+        tokens = f"{stats.generated_tokens} tokens"
+        if stats.thinking_tokens:
+            tokens += f" (thinking {stats.thinking_tokens})"
+        parts.append(tokens)
+    if stats.ttft_seconds is not None:
+        parts.append(f"TTFT {stats.ttft_seconds:.2f} s")
+    return " · ".join(parts)
+
+
 def _wrapping_label(text: str = "", *, fmt: Qt.TextFormat = Qt.TextFormat.PlainText) -> QLabel:
     label = QLabel(text)
     label.setTextFormat(fmt)
@@ -44,16 +62,56 @@ def _wrapping_label(text: str = "", *, fmt: Qt.TextFormat = Qt.TextFormat.PlainT
     return label
 
 
-class UserMessage(QFrame):
-    """A message the user sent."""
+def _action_button(text: str, tip: str) -> QToolButton:
+    button = QToolButton()
+    button.setObjectName("messageAction")
+    button.setText(text)
+    button.setToolTip(tip)
+    button.setAutoRaise(True)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    return button
 
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+
+class UserMessage(QFrame):
+    """A message the user sent, with an Edit action once it is saved.
+
+    Signals:
+        edit_requested(): The user clicked Edit.
+    """
+
+    edit_requested = Signal()
+
+    def __init__(
+        self, text: str, record: MessageRecord | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("userMessage")
+        self.record = record
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setContentsMargins(12, 8, 12, 4)
+        layout.setSpacing(2)
         self.label = _wrapping_label(text)
         layout.addWidget(self.label)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        self.edit_button = _action_button(
+            "Edit", "Edit this message and send it again (later messages are removed)"
+        )
+        self.edit_button.clicked.connect(self.edit_requested)
+        self.edit_button.setVisible(record is not None)
+        actions.addWidget(self.edit_button)
+        layout.addLayout(actions)
+
+    @property
+    def text(self) -> str:
+        """The message's text."""
+        return self.label.text()
+
+    def set_record(self, record: MessageRecord) -> None:
+        """The saved message (enables Edit)."""
+        self.record = record
+        self.label.setText(record.content)
+        self.edit_button.setVisible(True)
 
 
 class ThinkingBlock(QFrame):
@@ -162,10 +220,17 @@ class ThinkingBlock(QFrame):
 
 
 class AssistantMessage(QFrame):
-    """One answer: the thinking block, the answer (Markdown), its stats or error."""
+    """One answer: the thinking block, the answer (Markdown), its stats or error, and actions.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Signals:
+        regenerate_requested(): The user clicked Regenerate.
+    """
+
+    regenerate_requested = Signal()
+
+    def __init__(self, record: MessageRecord | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.record = record
         self.setObjectName("assistantMessage")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -182,10 +247,62 @@ class AssistantMessage(QFrame):
         self.error = _wrapping_label()
         self.error.setObjectName("error")
         self.error.setVisible(False)
-        for widget in (self.thinking, self.waiting, self.answer, self.stats, self.error):
+        self.copy_button = _action_button("Copy", "Copy the answer (without its thinking)")
+        self.copy_button.clicked.connect(self.copy_answer)
+        self.regenerate_button = _action_button(
+            "Regenerate", "Answer this question again: the new answer replaces this one"
+        )
+        self.regenerate_button.clicked.connect(self.regenerate_requested)
+        self.action_row = QWidget()
+        actions = QHBoxLayout(self.action_row)
+        actions.setContentsMargins(0, 0, 0, 0)
+        actions.setSpacing(4)
+        actions.addWidget(self.stats)
+        actions.addStretch(1)
+        actions.addWidget(self.copy_button)
+        actions.addWidget(self.regenerate_button)
+        self.copy_button.setVisible(False)
+        self.regenerate_button.setVisible(False)
+        for widget in (self.thinking, self.waiting, self.answer, self.error, self.action_row):
             layout.addWidget(widget)
         self.answer_text = ""
         self.answer_started: float | None = None
+
+    def copy_answer(self) -> None:
+        """Put the answer's text (Markdown source, no thinking) on the clipboard."""
+        QGuiApplication.clipboard().setText(self.answer_text)
+
+    def set_actions(self, *, finished: bool, last: bool) -> None:
+        """Show Copy once the answer ended, Regenerate on the last answer only."""
+        self.copy_button.setVisible(finished and bool(self.answer_text))
+        self.regenerate_button.setVisible(finished and last)
+
+    def show_record(self, record: MessageRecord) -> None:
+        """Show a stored answer: collapsed thinking, the answer, its stats, status or error."""
+        self.record = record
+        self.waiting.setVisible(False)
+        if record.thinking:
+            self.thinking.text = record.thinking
+            self.thinking.body.setText(record.thinking)
+            self.thinking.started = 0.0
+            self.thinking.setVisible(True)
+            self.thinking.close_block(
+                record.stats.thinking_seconds or 0.0,
+                incomplete=record.stats.thinking_incomplete,
+                at_limit=record.stats.finish_reason == "length",
+            )
+        if record.content:
+            self.answer_text = record.content
+            self.answer.setText(record.content)
+            self.answer.setVisible(True)
+        if record.status is MessageStatus.STOPPED:
+            self.stats.setText("Stopped by you")
+            self.stats.setVisible(True)
+        elif record.stats.generated_tokens is not None:
+            self.stats.setText(stats_line(record.stats))
+            self.stats.setVisible(True)
+        if record.status is MessageStatus.ERROR and record.error:
+            self.show_error(record.error, record.error_action or "")
 
     def add_thinking(self, text: str) -> None:
         """Stream thinking text into the block."""
@@ -225,12 +342,7 @@ class AssistantMessage(QFrame):
                 "The model stopped while still thinking, so there is no answer.",
                 "Ask again, or switch thinking off for a direct answer.",
             )
-        parts = [
-            f"{usage.tokens_per_second:.1f} tokens/s",
-            f"{usage.generated_tokens} tokens",
-            f"TTFT {usage.ttft_seconds:.2f} s",
-        ]
-        self.stats.setText(" · ".join(parts))
+        self.stats.setText(stats_line(MessageStats.from_usage(usage)))
         self.stats.setVisible(True)
         if usage.finish_reason == "length":
             self.show_error(*length_limit_message(usage))
@@ -263,7 +375,15 @@ class Notice(QLabel):
 
 
 class ChatView(QScrollArea):
-    """The scrolling transcript. Follows the newest text while the user is at the bottom."""
+    """The scrolling transcript. Follows the newest text while the user is at the bottom.
+
+    Signals:
+        regenerate_requested(): Regenerate was clicked on the last answer.
+        edit_requested(object): Edit was clicked on a saved user message (its ``MessageRecord``).
+    """
+
+    regenerate_requested = Signal()
+    edit_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -283,18 +403,90 @@ class ChatView(QScrollArea):
         bar.rangeChanged.connect(self._on_range_changed)
         self.current: AssistantMessage | None = None
 
-    def add_user(self, text: str) -> UserMessage:
-        """Append the user's message."""
-        widget = UserMessage(text)
+    def add_user(self, text: str, record: MessageRecord | None = None) -> UserMessage:
+        """Append the user's message (``record``: its saved state, which enables Edit)."""
+        widget = UserMessage(text, record)
+        widget.edit_requested.connect(lambda: self._on_edit_requested(widget))
         self._append(widget)
         self._follow = True
         return widget
 
-    def start_answer(self) -> AssistantMessage:
+    def start_answer(self, record: MessageRecord | None = None) -> AssistantMessage:
         """Append an empty answer that streamed text will fill."""
-        self.current = AssistantMessage()
+        for answer in self.answers():
+            answer.set_actions(finished=True, last=False)
+        self.current = AssistantMessage(record)
+        self.current.regenerate_requested.connect(self.regenerate_requested)
         self._append(self.current)
         return self.current
+
+    def add_record(self, record: MessageRecord) -> QWidget:
+        """Append a stored message (user message or finished answer)."""
+        if record.role == "user":
+            return self.add_user(record.content, record)
+        answer = self.start_answer(record)
+        answer.show_record(record)
+        answer.set_actions(finished=True, last=True)
+        return answer
+
+    def show_records(self, records: list[MessageRecord], *, more_before: int = 0) -> None:
+        """Replace the transcript with stored messages (``more_before``: older ones not shown)."""
+        self.clear()
+        if more_before:
+            self.add_notice(f"{more_before:,} earlier messages are not shown.")
+        for record in records:
+            if record.role in ("user", "assistant"):
+                self.add_record(record)
+        self._follow = True
+
+    def clear(self) -> None:
+        """Remove every message and notice."""
+        self.current = None
+        for widget in self.messages():
+            self._layout.removeWidget(widget)
+            widget.setParent(None)
+            widget.deleteLater()
+
+    def remove_from(self, position: int) -> None:
+        """Remove the saved messages at ``position`` and after (and anything shown after them)."""
+        removing = False
+        for widget in self.messages():
+            record = getattr(widget, "record", None)
+            if record is not None and record.position >= position:
+                removing = True
+            if removing:
+                if widget is self.current:
+                    self.current = None
+                self._layout.removeWidget(widget)
+                widget.setParent(None)
+                widget.deleteLater()
+        answers = self.answers()
+        if answers:
+            self.current = answers[-1]
+            answers[-1].set_actions(finished=True, last=True)
+
+    def update_user(self, record: MessageRecord) -> None:
+        """Show the edited text of a saved user message."""
+        for widget in self.messages():
+            if isinstance(widget, UserMessage) and widget.record and widget.record.id == record.id:
+                widget.set_record(record)
+
+    def answers(self) -> list[AssistantMessage]:
+        """The answers shown, oldest first."""
+        return [w for w in self.messages() if isinstance(w, AssistantMessage)]
+
+    def set_busy(self, busy: bool) -> None:
+        """Hide message actions while an answer streams."""
+        answers = self.answers()
+        for index, answer in enumerate(answers):
+            answer.set_actions(finished=not busy, last=index == len(answers) - 1)
+        for widget in self.messages():
+            if isinstance(widget, UserMessage):
+                widget.edit_button.setVisible(not busy and widget.record is not None)
+
+    def _on_edit_requested(self, widget: UserMessage) -> None:
+        if widget.record is not None:
+            self.edit_requested.emit(widget.record)
 
     def add_notice(self, text: str, *, error: bool = False) -> Notice:
         """Append a notice line."""

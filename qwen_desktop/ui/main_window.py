@@ -1,6 +1,7 @@
 """The main window: three pages in tabs.
 
-* Chat: the machine panel and recommendations on the left, the chat on the right;
+* Chat: the conversations (above) and the machine panel with recommendations (below) on the
+  left, the chat on the right;
 * Models: the whole catalog with its fit on this computer (``ui/models_page.py``);
 * Hardware: the full hardware report with each figure's source (``ui/hardware_page.py``).
 """
@@ -9,14 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -27,24 +33,73 @@ from PySide6.QtWidgets import (
 from qwen_desktop.backends.base import LoadedModel
 from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.core.conversation import thinking_switch_reason
+from qwen_desktop.core.storage import ConversationRecord, MessageRecord
 from qwen_desktop.core.types import ThinkingKind, Usage
 from qwen_desktop.core.units import format_bytes
 from qwen_desktop.qt.catalog_model import CatalogFitModel
-from qwen_desktop.qt.chat_controller import ChatController
+from qwen_desktop.qt.conversation_controller import ConversationController
+from qwen_desktop.qt.conversation_model import ConversationListModel
 from qwen_desktop.qt.hardware_controller import HardwareController
 from qwen_desktop.qt.model_controller import ModelController
-from qwen_desktop.ui.chat_view import ChatView
+from qwen_desktop.ui.chat_view import ChatView, Notice
+from qwen_desktop.ui.context_meter_bar import ContextMeterBar
+from qwen_desktop.ui.conversation_sidebar import ConversationSidebar
 from qwen_desktop.ui.hardware_page import HardwarePage
 from qwen_desktop.ui.machine_panel import MachinePanel
 from qwen_desktop.ui.models_page import ModelsPage
 from qwen_desktop.ui.prompt_edit import PromptEdit
+
+METER_TYPING_DELAY_MS = 300
+
+
+def ask_yes_no(parent: QWidget, title: str, text: str, yes: str) -> bool:
+    """A modal question; True when the user chose ``yes``."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is accept
+
+
+class EditMessageDialog(QDialog):
+    """Edit a sent message; says how many later messages resending removes."""
+
+    def __init__(self, text: str, later: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit and resend")
+        self.resize(560, 260)
+        self.editor = QPlainTextEdit(text)
+        if later:
+            what = f"the {later} later message{'s' if later != 1 else ''}"
+            note = f"Resending removes {what} of this chat and answers the edited message."
+        else:
+            note = "Resending answers the edited message."
+        self.note = QLabel(note)
+        self.note.setWordWrap(True)
+        self.note.setObjectName("editNote")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.resend = buttons.addButton(
+            "Remove later messages and resend" if later else "Resend",
+            QDialogButtonBox.ButtonRole.AcceptRole,
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.editor, 1)
+        layout.addWidget(self.note)
+        layout.addWidget(buttons)
+
+    @property
+    def text(self) -> str:
+        """The edited text."""
+        return self.editor.toPlainText()
 
 
 class MainWindow(QMainWindow):
     """The app's window. It only talks to controllers and Qt models (never to backends).
 
     Args:
-        chat: The chat controller.
+        chat: The conversation controller (send, stop, history).
         models: Loads models into the backend.
         hardware: Scans the machine and ranks recommendations.
         catalog_model: The catalog with fit estimates (Models page); default: a model over the
@@ -55,7 +110,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        chat: ChatController,
+        chat: ConversationController,
         models: ModelController,
         hardware: HardwareController,
         catalog_model: CatalogFitModel | None = None,
@@ -71,8 +126,19 @@ class MainWindow(QMainWindow):
 
         self.machine_panel = MachinePanel()
         self.machine_panel.setMinimumWidth(300)
+        self.conversation_model = ConversationListModel(self)
+        self.sidebar = ConversationSidebar(self.conversation_model)
         self.chat_view = ChatView()
         self.prompt = PromptEdit()
+        self.meter = ContextMeterBar()
+        self.store_banner = self._build_store_banner()
+        self._meter_timer = QTimer(self)
+        self._meter_timer.setSingleShot(True)
+        self._meter_timer.setInterval(METER_TYPING_DELAY_MS)
+        self.ask_yes_no = ask_yes_no
+        """Asks the user a yes/no question (replaceable in tests)."""
+        self.edit_dialog = EditMessageDialog
+        """Builds the edit-and-resend dialog (replaceable in tests)."""
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("sendButton")
         self.send_button.setDefault(True)
@@ -101,10 +167,48 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage("Scanning this computer…")
         self._connect()
-        self.welcome = self.chat_view.add_notice(
-            "Open a Qwen model folder to start chatting. The list on the left shows which "
-            "Qwen models fit this computer; the Models page compares them all."
+        self.welcome: Notice | None = None
+        self._show_welcome()
+        self.refresh_conversations()
+        if self.chat.store_error is not None:
+            self._show_store_error()
+
+    def _show_welcome(self) -> None:
+        if self.models.loaded is None:
+            self.welcome = self.chat_view.add_notice(
+                "Open a Qwen model folder to start chatting. The list on the left shows which "
+                "Qwen models fit this computer; the Models page compares them all."
+            )
+        else:
+            self.welcome = self.chat_view.add_notice(
+                f"New chat with {self.models.loaded.name}. Type below; Enter sends."
+            )
+
+    def _build_store_banner(self) -> QFrame:
+        banner = QFrame()
+        banner.setObjectName("storeBanner")
+        self.store_message = QLabel()
+        self.store_message.setWordWrap(True)
+        self.store_message.setObjectName("noticeError")
+        self.new_history_button = QPushButton("Start a new, empty chat history")
+        self.new_history_button.clicked.connect(self._on_new_history_button_clicked)
+        layout = QHBoxLayout(banner)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addWidget(self.store_message, 1)
+        layout.addWidget(self.new_history_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        banner.setVisible(False)
+        return banner
+
+    def _show_store_error(self) -> None:
+        error = self.chat.store_error
+        if error is None:
+            self.store_banner.setVisible(False)
+            return
+        self.store_message.setText(
+            f"{error.message} {error.action}\nChats are not saved until this is solved."
         )
+        self.new_history_button.setVisible(self.chat.damaged is not None)
+        self.store_banner.setVisible(True)
 
     def _build_chat_page(self) -> QWidget:
         top = QHBoxLayout()
@@ -119,10 +223,21 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(right)
         column.setContentsMargins(8, 8, 12, 8)
         column.addLayout(top)
+        column.addWidget(self.store_banner)
         column.addWidget(self.chat_view, 1)
         column.addLayout(bottom)
+        column.addWidget(self.meter)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.setObjectName("leftColumn")
+        left.addWidget(self.sidebar)
+        left.addWidget(self.machine_panel)
+        left.setStretchFactor(0, 1)
+        left.setStretchFactor(1, 1)
+        left.setCollapsible(0, False)
+        left.setSizes([300, 420])
+        self.left_splitter = left
         splitter = QSplitter()
-        splitter.addWidget(self.machine_panel)
+        splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([340, 860])
@@ -134,6 +249,25 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self._on_send_button_clicked)
         self.open_button.clicked.connect(self._on_open_button_clicked)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.chat.stop)
+        self.new_chat_shortcut = QShortcut(QKeySequence("Ctrl+N"), self, self.new_chat)
+        self.prompt.textChanged.connect(self._meter_timer.start)
+        self._meter_timer.timeout.connect(self._refresh_meter)
+        self.sidebar.new_requested.connect(self.new_chat)
+        self.sidebar.selected.connect(self._on_sidebar_selected)
+        self.sidebar.delete_requested.connect(self.delete_conversation)
+        self.sidebar.search_changed.connect(lambda _query: self.refresh_conversations())
+        self.conversation_model.title_edited.connect(self.chat.rename)
+        self.chat_view.regenerate_requested.connect(self.regenerate)
+        self.chat_view.edit_requested.connect(self.edit_message)
+        self.chat.message_added.connect(self._on_chat_message_added)
+        self.chat.message_updated.connect(self.chat_view.update_user)
+        self.chat.message_finished.connect(self._on_chat_message_finished)
+        self.chat.messages_removed.connect(self._on_chat_messages_removed)
+        self.chat.conversation_opened.connect(self._on_chat_conversation_opened)
+        self.chat.conversations_changed.connect(self.refresh_conversations)
+        self.chat.context_changed.connect(self.meter.show_reading)
+        self.chat.send_refused.connect(self._on_chat_send_refused)
+        self.chat.store_failed.connect(self._on_chat_store_failed)
         for index in range(3):
             QShortcut(
                 QKeySequence(f"Ctrl+{index + 1}"),
@@ -175,8 +309,86 @@ class MainWindow(QMainWindow):
                 error=True,
             )
             return
-        if self.chat.send(text, thinking=self.think_switch.isChecked()):
-            self.prompt.clear()
+        if self.chat.store is None:
+            self.chat_view.add_notice(
+                "The chat history is not available, so nothing can be saved. "
+                "See the message above the chat (your prompt is still in the box).",
+                error=True,
+            )
+            return
+        self.chat.send(text, thinking=self.think_switch.isChecked())
+
+    def new_chat(self) -> None:
+        """Start a new, empty chat (Ctrl+N)."""
+        if self.chat.busy:
+            self.statusBar().showMessage("Stop the answer first (Esc).", 4000)
+            return
+        self.chat.new_chat()
+        self.prompt.setFocus()
+
+    def refresh_conversations(self) -> None:
+        """Fill the sidebar: every conversation, or the search's hits."""
+        query = self.sidebar.search.text().strip()
+        if query:
+            self.conversation_model.set_hits(self.chat.search(query))
+        else:
+            self.conversation_model.set_conversations(self.chat.conversations())
+        current = self.chat.current
+        self.sidebar.select(current.id if current is not None else None)
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete a conversation after asking."""
+        store = self.chat.store
+        if store is None:
+            return
+        row = self.conversation_model.row_of(conversation_id)
+        record = self.conversation_model.conversation_at(row)
+        title = record.title if record is not None and record.title else "this chat"
+        count = record.message_count if record is not None else 0
+        if self.ask_yes_no(
+            self,
+            "Delete chat",
+            f"Delete “{title}” and its {count} messages? This cannot be undone.",
+            "Delete",
+        ):
+            self.chat.delete(conversation_id)
+
+    def regenerate(self) -> None:
+        """Answer the last question again (the new answer replaces the last one)."""
+        if self.models.loaded is None:
+            self.chat_view.add_notice("No model is loaded. Open a model folder first.", error=True)
+            return
+        self.chat.regenerate(thinking=self.think_switch.isChecked())
+
+    def edit_message(self, record: MessageRecord) -> None:
+        """Edit a sent message in a dialog and resend it (later messages are removed)."""
+        if self.chat.busy:
+            return
+        if self.models.loaded is None:
+            self.chat_view.add_notice("No model is loaded. Open a model folder first.", error=True)
+            return
+        dialog = self.edit_dialog(record.content, self.chat.later_message_count(record.id), self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.text.strip():
+            self.chat.edit_and_resend(
+                record.id, dialog.text, thinking=self.think_switch.isChecked()
+            )
+
+    def _refresh_meter(self) -> None:
+        if not self.chat.busy:
+            self.chat.refresh_context(self.prompt.toPlainText().strip() or None)
+
+    def _on_sidebar_selected(self, conversation_id: int) -> None:
+        current = self.chat.current
+        if current is not None and current.id == conversation_id:
+            return
+        if not self.chat.open_conversation(conversation_id):
+            self.statusBar().showMessage("Stop the answer first (Esc).", 4000)
+            self.sidebar.select(current.id if current is not None else None)
+
+    def _on_new_history_button_clicked(self) -> None:
+        if self.chat.start_new_history():
+            self._show_store_error()
+            self.statusBar().showMessage("Started a new, empty chat history.", 6000)
 
     def _on_send_button_clicked(self) -> None:
         if self.chat.busy:
@@ -191,10 +403,50 @@ class MainWindow(QMainWindow):
 
     # -- chat events ----------------------------------------------------------------------------
 
-    def _on_chat_turn_started(self, prompt: str) -> None:
-        self.chat_view.add_user(prompt)
-        self.chat_view.start_answer()
+    def _on_chat_turn_started(self, _prompt: str) -> None:
         self.statusBar().showMessage("Generating… (Esc stops)")
+
+    def _on_chat_message_added(self, record: MessageRecord) -> None:
+        if self.welcome is not None:
+            self.welcome.setVisible(False)
+        if record.role == "user":
+            self.chat_view.add_user(record.content, record)
+            self.prompt.clear()
+        elif record.role == "assistant":
+            self.chat_view.start_answer(record)
+            self.chat_view.set_busy(True)
+
+    def _on_chat_message_finished(self, record: MessageRecord) -> None:
+        if self.chat_view.current is not None:
+            self.chat_view.current.record = record
+
+    def _on_chat_messages_removed(self, position: int, _count: int) -> None:
+        self.chat_view.remove_from(position)
+
+    def _on_chat_conversation_opened(
+        self, conversation: ConversationRecord | None, records: list[MessageRecord]
+    ) -> None:
+        total = conversation.message_count if conversation is not None else 0
+        self.chat_view.show_records(records, more_before=max(0, total - len(records)))
+        self.welcome = None
+        if conversation is None:
+            self._show_welcome()
+        elif self.think_switch.isEnabled():
+            self.think_switch.setChecked(conversation.thinking)
+        self.sidebar.select(conversation.id if conversation is not None else None)
+        self.setWindowTitle(
+            f"{conversation.title or 'New chat'} — Qwen Desktop" if conversation else "Qwen Desktop"
+        )
+
+    def _on_chat_send_refused(self, message: str, action: str) -> None:
+        self.chat_view.add_notice(
+            f"{message} {action} (Your message is still in the box.)".strip(), error=True
+        )
+        self.statusBar().showMessage("Not sent.", 6000)
+
+    def _on_chat_store_failed(self, message: str, action: str) -> None:
+        self.chat_view.add_notice(f"{message} {action}".strip(), error=True)
+        self.statusBar().showMessage("The chat history failed.", 6000)
 
     def _on_chat_thinking_received(self, text: str) -> None:
         if self.chat_view.current:
@@ -232,6 +484,12 @@ class MainWindow(QMainWindow):
         self.send_button.setText("Stop" if busy else "Send")
         self.send_button.setToolTip("Stop the answer (Esc)" if busy else "Send (Enter)")
         self.open_button.setEnabled(not busy)
+        self.sidebar.new_button.setEnabled(not busy)
+        self.sidebar.list.setEnabled(not busy)
+        self.chat_view.set_busy(busy)
+        current = self.chat.current
+        if not busy and current is not None:
+            self.setWindowTitle(f"{current.title or 'New chat'} — Qwen Desktop")
 
     # -- model events ---------------------------------------------------------------------------
 
@@ -250,13 +508,15 @@ class MainWindow(QMainWindow):
         self.think_switch.setEnabled(kind is ThinkingKind.HYBRID)
         self.think_switch.setChecked(kind is not ThinkingKind.INSTRUCT_ONLY)
         self.think_switch.setToolTip(thinking_switch_reason(kind))
-        self.welcome.setVisible(False)
+        if self.welcome is not None:
+            self.welcome.setVisible(False)
         self.chat_view.add_notice(
             f"Loaded {loaded.name} in {loaded.load_seconds:.1f} s on {loaded.device} "
             f"({kind.value}, context window {loaded.capabilities.context_window_tokens:,} tokens)."
         )
         self.statusBar().showMessage(f"{loaded.name} is ready.")
         self.prompt.setFocus()
+        self._refresh_meter()
 
     def _on_models_load_failed(self, message: str, action: str) -> None:
         self.open_button.setEnabled(True)
@@ -287,6 +547,7 @@ class MainWindow(QMainWindow):
         for controller in (self.chat, self.models, self.hardware):
             await controller.shutdown()
         await self.models.backend.unload()
+        self.chat.close_store()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.chat.stop()

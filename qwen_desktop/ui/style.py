@@ -44,6 +44,16 @@ STYLESHEET = """
 #legendItem { font-size: 11px; }
 #hardwareTree::item { padding: 3px 2px; }
 #hardwareNotes { padding: 4px 2px; }
+#sectionTitle { font-weight: 600; }
+#conversationList::item { padding: 5px 4px; }
+#messageAction { color: gray; font-size: 11px; padding: 1px 6px; }
+#messageAction:hover { color: palette(text); }
+#contextText { color: gray; font-size: 11px; }
+#contextText[warning="true"] { color: #b54708; }
+#contextBar { border: none; background: palette(midlight); border-radius: 2px; }
+#contextBar::chunk { background: #2e90fa; border-radius: 2px; }
+#contextBar[warning="true"]::chunk { background: #f79009; }
+#storeBanner { border: 1px solid #f04438; border-radius: 6px; background: palette(base); }
 """
 
 

@@ -21,7 +21,7 @@ GREEDY = SamplingSettings(temperature=0.0, max_new_tokens=64)
 
 @pytest.fixture
 def window(app_window: MainWindow) -> MainWindow:
-    app_window.chat.session.sampling = GREEDY
+    app_window.chat.sampling = GREEDY
     return app_window
 
 
@@ -80,7 +80,7 @@ async def test_thinking_switch_off_gives_answer_without_thinking_block(
 ) -> None:
     await load(window, tiny_qwen3_path)
     window.think_switch.setChecked(False)
-    window.chat.session.sampling = SamplingSettings.for_mode(False, temperature=0.0)
+    window.chat.sampling = SamplingSettings.for_mode(False, temperature=0.0)
     chat = TRAINING_CHATS[1]
     type_and_press_enter(qtbot, window, chat.prompt)
     await until(lambda: window.chat.last_record is not None and not window.chat.busy)
@@ -130,7 +130,7 @@ async def test_escape_stops_a_long_answer_and_keeps_the_partial_text(
     window: MainWindow, tiny_qwen3_random_path: Path, qtbot: object
 ) -> None:
     await load(window, tiny_qwen3_random_path)
-    window.chat.session.sampling = SamplingSettings(temperature=1.0, max_new_tokens=4000, seed=1)
+    window.chat.sampling = SamplingSettings(temperature=1.0, max_new_tokens=4000, seed=1)
     type_and_press_enter(qtbot, window, "Tell me a long story")
     await until(
         lambda: (
@@ -147,16 +147,17 @@ async def test_escape_stops_a_long_answer_and_keeps_the_partial_text(
     assert record.cancelled
     assert len(record.thinking + record.answer) > 20
     assert window.send_button.text() == "Send"
-    history = window.chat.session.history
-    assert history[-1].role == "assistant"
-    assert history[-1].content == record.answer
+    saved = window.chat.messages()
+    assert saved[-1].role == "assistant"
+    assert saved[-1].status == "stopped"
+    assert saved[-1].content == record.answer
 
 
 async def test_closing_during_an_answer_stops_it_and_unloads_the_model(
     window: MainWindow, tiny_qwen3_random_path: Path, qtbot: object
 ) -> None:
     await load(window, tiny_qwen3_random_path)
-    window.chat.session.sampling = SamplingSettings(temperature=1.0, max_new_tokens=4000, seed=2)
+    window.chat.sampling = SamplingSettings(temperature=1.0, max_new_tokens=4000, seed=2)
     type_and_press_enter(qtbot, window, "Tell me a long story")
     await until(lambda: window.chat.busy and window.chat_view.current is not None)
     await asyncio.sleep(0.2)
