@@ -40,13 +40,23 @@ class ContextMeterBar(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.label, 1)
         self.warning = False
+        self.window_tokens: int | None = None
+        """The loaded model's context window (tokens), None while no model is loaded."""
         self.show_reading(None)
+
+    def set_window(self, window_tokens: int | None) -> None:
+        """Remember the loaded model's context window (None: no model) for an empty chat."""
+        self.window_tokens = window_tokens
+
 
     def show_reading(self, reading: ContextReading | None) -> None:
         """Show a reading (None: nothing to measure yet)."""
         if reading is None or reading.level is MeterLevel.UNKNOWN or reading.window_tokens <= 0:
             self.bar.setValue(0)
-            self.label.setText("Context: load a model to measure the conversation")
+            if self.window_tokens:
+                self.label.setText(f"Context: 0 / {self.window_tokens:,} tokens (new chat)")
+            else:
+                self.label.setText("Context: load a model to measure the conversation")
             self.setToolTip("")
             self._set_warning(False)
             return

@@ -54,6 +54,10 @@ def _row(label: str, source: str) -> QLabel:
     return widget
 
 
+RECOMMENDATION_LIST_MIN_HEIGHT = 150
+"""Pixels: about three recommendation rows stay visible however the column is split."""
+
+
 class MachinePanel(QWidget):
     """Hardware summary (each figure's source in its tooltip) and ranked recommendations.
 
@@ -99,6 +103,7 @@ class MachinePanel(QWidget):
         self.recommendations.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.recommendations.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.recommendations.currentItemChanged.connect(self._on_recommendation_selected)
+        self.recommendations.setMinimumHeight(RECOMMENDATION_LIST_MIN_HEIGHT)
         box_layout.addWidget(self.recommendations, 1)
         self.detail = QLabel()
         self.detail.setObjectName("recommendationDetail")

@@ -222,7 +222,9 @@ async def test_context_meter_counts_the_conversation_and_refuses_what_does_not_f
     windows: list[MainWindow], paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     window = open_window(windows, paths)
+    assert "load a model" in window.meter.label.text()
     await load(window, tiny_qwen3_path)
+    assert window.meter.label.text() == "Context: 0 / 8,192 tokens (new chat)"
     await ask(window, qtbot, TRAINING_CHATS[0].prompt)
     reading = window.chat.context_reading()
     assert reading is not None and reading.prompt_tokens > 0
