@@ -18,17 +18,24 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from qwen_desktop import __version__
+from qwen_desktop.backends.base import LoadedModel
 from qwen_desktop.backends.transformers_backend import TransformersBackend
 from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.core.paths import AppPaths, resources_dir
 from qwen_desktop.qt.catalog_model import CatalogFitModel
 from qwen_desktop.qt.conversation_controller import ConversationController, open_store
+from qwen_desktop.qt.downloads_controller import DownloadsController
 from qwen_desktop.qt.hardware_controller import HardwareController
 from qwen_desktop.qt.loop import install_asyncgen_hooks, new_qt_event_loop
 from qwen_desktop.qt.model_controller import ModelController
+from qwen_desktop.qt.monitor_controller import MonitorController
 from qwen_desktop.services.advisor import latest_measurements
 from qwen_desktop.services.answer_recorder import AnswerRecorder
+from qwen_desktop.services.downloads import QUEUE_FILE_NAME, DownloadQueue
+from qwen_desktop.services.health import engine_facts_for, estimate_for_loaded
+from qwen_desktop.services.library import hub_cache_dir
 from qwen_desktop.services.measurements import MeasurementStore
+from qwen_desktop.services.sampler import ResourceSampler
 from qwen_desktop.ui.main_window import MainWindow
 from qwen_desktop.ui.style import apply_style
 
@@ -57,12 +64,61 @@ def build_window(paths: AppPaths) -> MainWindow:
             usage, models.loaded, models.loaded_path, hardware.machine
         )
     )
+    _wire_monitor(window, MonitorController(ResourceSampler()))
+    _wire_downloads(window, paths)
     return window
+
+
+def _wire_downloads(window: MainWindow, paths: AppPaths) -> None:
+    """The download queue (``<data dir>/downloads.json``) into the Hugging Face cache
+    (``QWEN_DESKTOP_MODELS_DIR`` or huggingface_hub's); it resumes in :func:`run_window`."""
+    queue = DownloadQueue(paths.data_dir / QUEUE_FILE_NAME, hub_cache_dir())
+    downloads = DownloadsController(queue, window.catalog_model.catalog)
+    downloads.setParent(window)
+    window.install_downloads(downloads)
+
+
+def _wire_monitor(window: MainWindow, monitor: MonitorController) -> None:
+    """The resource monitor: fed with the answer's tokens and the loaded model's facts.
+
+    Sampling itself starts with the event loop (``monitor.start()`` in :func:`run_window`).
+    """
+    chat, models, hardware = window.chat, window.models, window.hardware
+    window.install_monitor(monitor)
+    monitor.setParent(window)
+    chat.turn_started.connect(lambda _prompt: monitor.answer_started())
+    chat.thinking_received.connect(monitor.tokens_received)
+    chat.answer_received.connect(monitor.tokens_received)
+    chat.turn_finished.connect(monitor.answer_finished)
+    chat.turn_stopped.connect(monitor.answer_ended)
+    chat.turn_failed.connect(monitor.answer_ended)
+    catalog = window.catalog_model.catalog
+
+    def model_changed(loaded: LoadedModel | None) -> None:
+        if loaded is None:
+            monitor.set_model(None, None)
+            return
+        monitor.set_model(
+            loaded.name,
+            engine_facts_for(loaded, hardware.machine),
+            estimate_tokens_per_second=estimate_for_loaded(
+                catalog, hardware.machine, loaded, models.loaded_path
+            ),
+        )
+
+    models.model_loaded.connect(model_changed)
+    hardware.scan_finished.connect(lambda _machine: model_changed(models.loaded))
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="qwen-desktop", add_help=False)
     parser.add_argument("--model", type=Path, help="Load this local model folder at start.")
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="Close the window (cleanly) after SECONDS: the installers' smoke test.",
+    )
     args, _unknown = parser.parse_known_args(list(argv))  # Qt's own flags (-platform …) pass
     return args
 
@@ -80,9 +136,10 @@ def run_window(argv: Sequence[str]) -> int:
     app.setApplicationName("Qwen Desktop")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(DESKTOP_FILE_NAME)
+    # The installed icon theme's copy (hicolor, named like the desktop file) else the bundled SVG.
     icon = resources_dir() / "icons" / "qwen-desktop.svg"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    fallback = QIcon(str(icon)) if icon.exists() else QIcon()
+    app.setWindowIcon(QIcon.fromTheme(DESKTOP_FILE_NAME, fallback))
     apply_style(app)
     loop = new_qt_event_loop(app)
     asyncio.set_event_loop(loop)
@@ -98,8 +155,12 @@ def run_window(argv: Sequence[str]) -> int:
     async def main() -> None:
         install_asyncgen_hooks(asyncio.get_running_loop())
         window.hardware.scan()
+        window.monitor.start()
+        window.downloads.start()
         if args.model is not None:
             window.models.load_folder(args.model)
+        if args.quit_after is not None:
+            QTimer.singleShot(max(0, round(args.quit_after * 1000)), window.close)
         await closed.wait()
         await window.shutdown()
 

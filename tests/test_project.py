@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -50,3 +51,28 @@ def test_modules_below_qt_do_not_import_qt_at_runtime() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"imported at start-up: {result.stdout.strip()}"
+
+
+def test_the_installed_pyside6_keeps_the_reference_count_of_none() -> None:
+    """PySide6 6.12.0 on Python 3.11 drops a reference to None per void call (aborts the app)."""
+    script = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication, QLabel\n"
+        "app = QApplication([])\n"
+        "label = QLabel()\n"
+        "before = sys.getrefcount(None)\n"
+        "for _ in range(1000):\n"
+        "    label.setVisible(False)\n"
+        "    label.setText('x')\n"
+        "print(before - sys.getrefcount(None))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr
+    lost = int(result.stdout.strip().splitlines()[-1])
+    assert lost < 100, f"{lost} references to None lost in 2,000 calls: pin PySide6 below 6.12"

@@ -134,6 +134,7 @@ def inspect_checkpoint(path: Path) -> CheckpointInfo:
     """
     path = Path(path)
     config = _read_config(path)
+    _check_unfinished_download(path)
     model_type, architecture = _check_architecture(path, config)
     weight_files, parameters, dtype = _check_weights(path)
     _check_tokenizer(path)
@@ -275,6 +276,43 @@ def _read_config(path: Path) -> dict[str, Any]:
             f"The file is damaged. {_REDOWNLOAD}",
         )
     return config
+
+
+def unfinished_downloads(path: Path) -> list[tuple[str, int, int]]:
+    """Files of a Hugging Face cache snapshot whose download is unfinished.
+
+    A snapshot folder (``…/models--X/snapshots/<commit>``) whose repository's ``blobs/`` holds a
+    ``<etag>.part`` with its ``<etag>.part.json`` sidecar (written by
+    :mod:`qwen_desktop.backends.hf_download`) naming this commit is an interrupted download: its
+    files appear in the snapshot only once verified, so the folder is incomplete (case C10).
+
+    Returns:
+        ``(repository path, bytes on disk, expected bytes)`` per unfinished file; empty for any
+        other folder.
+    """
+    if path.parent.name != "snapshots":
+        return []
+    found: list[tuple[str, int, int]] = []
+    for sidecar in sorted((path.parent.parent / "blobs").glob("*.part.json")):
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            part = sidecar.with_name(sidecar.name.removesuffix(".json"))
+            have = part.stat().st_size
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict) and meta.get("commit") == path.name:
+            found.append((str(meta.get("path", part.name)), have, int(meta.get("size_bytes", 0))))
+    return found
+
+
+def _check_unfinished_download(path: Path) -> None:
+    unfinished = unfinished_downloads(path)
+    if not unfinished:
+        return
+    name, have, expected = unfinished[0]
+    more = f" ({len(unfinished) - 1} more files unfinished)" if len(unfinished) > 1 else ""
+    error = _incomplete(Path(name), have, expected or None)
+    raise CheckpointError(error.message.replace(". It will", f"{more}. It will"), error.action)
 
 
 def _check_architecture(path: Path, config: dict[str, Any]) -> tuple[str, str]:

@@ -3,14 +3,16 @@
 The default (issue 5): the embedded Ollama when its binary is found (installers carry it);
 Transformers when torch is installed (the ``ml`` extra; checked with ``find_spec``, never
 imported here, so this stays fast); otherwise a clear guide. An Ollama the user already runs on
-the default port is reported too (case C8) and is used when nothing else is available.
+the default port is reported too (case C8) and is used when nothing else is available. A remote
+server (``--url``) is probed on request: an OpenAI-compatible API (its models, whether an API key
+is stored for it) or a remote Ollama.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +24,7 @@ from qwen_desktop.backends.ollama_discovery import (
     find_running_ollama,
 )
 
-EngineName = Literal["ollama", "transformers"]
+EngineName = Literal["ollama", "transformers", "openai"]
 
 INSTALL_GUIDE = (
     "No inference engine is available. Either install Ollama (https://ollama.com/download; "
@@ -49,6 +51,30 @@ class EngineChoice:
 
 
 @dataclass(frozen=True)
+class RemoteStatus:
+    """What a remote server (``engine status --url``) answered.
+
+    Attributes:
+        url: The address probed.
+        kind: ``openai`` (an OpenAI-compatible API answered), ``ollama`` (an Ollama answered,
+            use ``--engine ollama``), or ``unreachable`` / ``error``.
+        models: The model ids it serves.
+        context_tokens: Context windows (tokens) by model id, where the listing gives them.
+        key_source: Where the API key comes from: ``environment``, ``keyring`` or ``none``.
+        keyring: The OS keyring backend in use, or why there is none.
+        error: What went wrong, and what to do (empty when it answered).
+    """
+
+    url: str
+    kind: Literal["openai", "ollama", "unreachable", "error"]
+    models: tuple[str, ...] = ()
+    context_tokens: dict[str, int] = field(default_factory=dict)
+    key_source: str = "none"
+    keyring: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class EngineStatus:
     """Everything ``qwen-desktop engine status`` reports."""
 
@@ -58,11 +84,14 @@ class EngineStatus:
     torch_available: bool
     transformers_available: bool
     choice: EngineChoice
+    remote: RemoteStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (paths as strings)."""
         binary = self.ollama_binary
+        remote = {"remote": asdict(self.remote)} if self.remote is not None else {}
         return {
+            **remote,
             "ollama": {
                 "binary": str(binary.path) if binary else None,
                 "found_by": binary.source if binary else None,
@@ -127,11 +156,77 @@ def engine_for_model(model: str) -> EngineName:
     return "transformers" if looks_like_folder(model) else "ollama"
 
 
+async def remote_status(url: str, store: Any = None, timeout_s: float = 5.0) -> RemoteStatus:
+    """Probe a remote server: an OpenAI-compatible listing (``GET …/models``), else an Ollama.
+
+    Args:
+        url: The server's address (``http://HOST:8000/v1`` or an Ollama's ``http://HOST:11434``).
+        store: An :class:`~qwen_desktop.backends.secrets.ApiKeyStore` (default: the OS keyring).
+        timeout_s: Timeout of each probe (seconds).
+    """
+    from qwen_desktop.backends.openai_backend import OpenAICompatibleBackend
+    from qwen_desktop.backends.openai_errors import context_window_of
+    from qwen_desktop.backends.secrets import ApiKeyStore
+    from qwen_desktop.core.errors import EngineUnavailableError, QwenDesktopError
+
+    keys = store if store is not None else ApiKeyStore()
+    key = keys.resolve(url)
+    source, keyring_name = key.source, keys.describe()
+    backend = OpenAICompatibleBackend(url, api_key=key.key, request_timeout_s=timeout_s)
+    try:
+        listing = await backend.list_models()
+    except QwenDesktopError as error:
+        ollama = await _remote_ollama(backend.url, timeout_s)
+        if ollama is not None:
+            return RemoteStatus(
+                backend.url, "ollama", ollama, key_source=source, keyring=keyring_name
+            )
+        kind: Literal["unreachable", "error"] = (
+            "unreachable"
+            if isinstance(error, EngineUnavailableError) and "Nothing answers" in error.message
+            else "error"
+        )
+        return RemoteStatus(
+            backend.url, kind, error=str(error), key_source=source, keyring=keyring_name
+        )
+    finally:
+        await backend.aclose()
+    ids = tuple(str(entry.get("id", "")) for entry in listing)
+    windows = {str(e.get("id", "")): context_window_of(e) for e in listing}
+    return RemoteStatus(
+        backend.url,
+        "openai",
+        models=ids,
+        context_tokens={k: v for k, v in windows.items() if v},
+        key_source=source,
+        keyring=keyring_name,
+    )
+
+
+async def _remote_ollama(url: str, timeout_s: float) -> tuple[str, ...] | None:
+    """The model tags of an Ollama at ``url`` (``/v1`` dropped), or None when it is not one
+    (``GET /api/tags`` fails: an OpenAI-compatible server answers 404 there)."""
+    import ollama
+
+    from qwen_desktop.backends.openai_backend import is_loopback
+
+    host = url.removesuffix("/v1")
+    client = ollama.AsyncClient(host=host, timeout=timeout_s, trust_env=not is_loopback(host))
+    try:
+        listing = await client.list()
+    except Exception:  # any failure means "not an Ollama here"; the OpenAI error is reported
+        return None
+    finally:
+        await client.close()
+    return tuple(str(entry.model) for entry in listing.models)
+
+
 async def engine_status(
     configured_binary: Path | None = None,
     *,
     running_host: str | None = None,
     running_port: int | None = None,
+    remote_url: str | None = None,
 ) -> EngineStatus:
     """Probe what is installed and running (``ollama --version`` off the loop, a 1 s probe).
 
@@ -140,6 +235,7 @@ async def engine_status(
         running_host: Where to look for a running Ollama (default ``$OLLAMA_HOST`` or
             127.0.0.1).
         running_port: Its port (default ``$OLLAMA_HOST``'s or 11434).
+        remote_url: A remote server to probe as well (see :func:`remote_status`).
     """
     binary = find_ollama_binary(configured_binary)
     version_task = (
@@ -148,6 +244,7 @@ async def engine_status(
         else None
     )
     running = await find_running_ollama(running_host, running_port)
+    remote = await remote_status(remote_url) if remote_url else None
     version = await version_task if version_task is not None else None
     torch, transformers = module_available("torch"), module_available("transformers")
     return EngineStatus(
@@ -157,4 +254,5 @@ async def engine_status(
         torch_available=torch,
         transformers_available=transformers,
         choice=choose_engine(binary, torch=torch, transformers=transformers, running=running),
+        remote=remote,
     )

@@ -6,7 +6,8 @@ libraries relative to itself, so each archive is unpacked as is beside the app:
 
 - Linux: ``<app>/ollama/bin/ollama`` (+ ``<app>/ollama/lib/ollama/…``);
 - Windows: ``<app>\\ollama\\ollama.exe`` or ``<app>\\ollama.exe`` (+ ``lib\\ollama\\…``);
-- macOS: ``Qwen Desktop.app/Contents/Resources/ollama`` (``<app>`` is ``Contents/MacOS``).
+- macOS: ``Qwen Desktop.app/Contents/Resources/ollama/ollama`` (``ollama-darwin.tgz`` unpacked
+  into ``ollama/``; ``<app>`` is ``Contents/MacOS``).
 
 Environment overrides (portable installs, tests): ``QWEN_DESKTOP_OLLAMA`` (the binary) and
 ``OLLAMA_HOST`` (where a user's own Ollama listens; default ``127.0.0.1:11434``).
@@ -62,7 +63,11 @@ def bundled_candidates(base: Path) -> list[Path]:
     candidates = [base / "ollama" / "bin" / exe, base / "ollama" / exe, base / exe]
     if base.name == "MacOS" and base.parent.name == "Contents":  # inside a macOS .app bundle
         resources = base.parent / "Resources"
-        candidates += [resources / "ollama", resources / "ollama" / "bin" / "ollama"]
+        candidates += [
+            resources / "ollama",  # Ollama.app's own layout
+            resources / "ollama" / "ollama",  # ollama-darwin.tgz unpacked into ollama/
+            resources / "ollama" / "bin" / "ollama",
+        ]
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         candidates += [Path(bundle) / "ollama" / "bin" / exe, Path(bundle) / "ollama" / exe]

@@ -56,13 +56,17 @@ class TransformersBackend:
     Args:
         device: Force ``"cpu"``, ``"cuda"`` or ``"mps"``; None picks the best available (see
             :func:`~qwen_desktop.backends.transformers_loading.choose_device_and_dtype`).
+        quantization: Load option ``bf16``, ``fp16``, ``fp32``, ``int8`` or ``nf4`` (the last two
+            through bitsandbytes, CUDA only; see
+            :func:`~qwen_desktop.backends.transformers_quant.plan_load`); None picks the dtype.
 
     One answer at a time: a second :meth:`stream_chat` while one runs raises
     :class:`~qwen_desktop.core.errors.GenerationError`.
     """
 
-    def __init__(self, *, device: str | None = None) -> None:
+    def __init__(self, *, device: str | None = None, quantization: str | None = None) -> None:
         self._device_override = device
+        self._quantization = quantization
         self._state: LoadedTransformersModel | None = None
         self._job: GenerationJob | None = None
 
@@ -104,7 +108,12 @@ class TransformersBackend:
         checkpoint = await asyncio.to_thread(inspect_checkpoint, model.path)
         await self.unload()
         state = await asyncio.to_thread(
-            load_transformers_model, model, checkpoint, device=self._device_override, start=start
+            load_transformers_model,
+            model,
+            checkpoint,
+            device=self._device_override,
+            start=start,
+            quantization=self._quantization,
         )
         self._state = state
         return state.info

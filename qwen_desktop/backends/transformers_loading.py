@@ -18,6 +18,7 @@ from typing import Any
 from qwen_desktop.backends.base import LoadedModel, ModelSpec
 from qwen_desktop.backends.checkpoint import CheckpointInfo
 from qwen_desktop.backends.generation import describe_error
+from qwen_desktop.backends.transformers_quant import bitsandbytes_config, plan_load
 from qwen_desktop.core.errors import CheckpointError, EngineUnavailableError
 from qwen_desktop.core.thinking import prompt_opens_thinking
 from qwen_desktop.core.types import BackendCapabilities, ThinkingKind
@@ -119,7 +120,12 @@ def import_runtime() -> ModuleType:
 
 
 def load_transformers_model(
-    spec: ModelSpec, checkpoint: CheckpointInfo, *, device: str | None, start: float
+    spec: ModelSpec,
+    checkpoint: CheckpointInfo,
+    *,
+    device: str | None,
+    start: float,
+    quantization: str | None = None,
 ) -> LoadedTransformersModel:
     """Load tokenizer and weights of a checked checkpoint (blocking).
 
@@ -128,9 +134,12 @@ def load_transformers_model(
         checkpoint: The result of :func:`~qwen_desktop.backends.checkpoint.inspect_checkpoint`.
         device: ``"cpu"``, ``"cuda"``, ``"mps"`` to force one; None picks the best.
         start: ``time.perf_counter()`` when loading began (for ``load_seconds``).
+        quantization: A load option (``bf16``, ``fp16``, ``fp32``, ``int8``, ``nf4``; see
+            :func:`~qwen_desktop.backends.transformers_quant.plan_load`); None picks the dtype.
 
     Raises:
-        EngineUnavailableError: No ml extra, the forced device is missing, or out of memory.
+        EngineUnavailableError: No ml extra, the forced device is missing, out of memory, or
+            int8/nf4 asked for where bitsandbytes cannot run (CPU, MPS) or is not installed.
         CheckpointError: transformers cannot read the tokenizer, template or weights (the cause
             in one line, never a traceback).
     """
@@ -151,6 +160,11 @@ def load_transformers_model(
         parameters=checkpoint.parameters,
         available_ram_bytes=available_ram_bytes(),
     )
+    quant_config, dtype_label = None, dtype
+    if quantization is not None:
+        plan = plan_load(quantization, device=device_name, cuda_bf16=cuda_bf16)
+        dtype, dtype_label = plan.dtype, plan.label
+        quant_config = bitsandbytes_config(plan) if plan.bitsandbytes else None
     try:
         tokenizer = runtime.load_tokenizer(path)
     except Exception as error:
@@ -162,7 +176,11 @@ def load_transformers_model(
     kind = _template_kind(tokenizer, path.name)
     try:
         model = runtime.load_model(
-            path, device=device_name, dtype=dtype, vision=checkpoint.has_vision
+            path,
+            device=device_name,
+            dtype=dtype,
+            vision=checkpoint.has_vision,
+            quantization_config=quant_config,
         )
     except Exception as error:
         if runtime.is_out_of_memory(error):
@@ -189,7 +207,7 @@ def load_transformers_model(
         name=spec.name or path.name,
         engine=ENGINE_NAME,
         device=actual_device,
-        dtype=dtype,
+        dtype=dtype_label,
         parameters=checkpoint.parameters or int(model.num_parameters()),
         weights_bytes=checkpoint.weights_bytes,
         capabilities=BackendCapabilities(

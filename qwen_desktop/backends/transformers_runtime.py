@@ -42,11 +42,15 @@ def load_tokenizer(path: Path) -> Any:
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
 
 
-def load_model(path: Path, *, device: str, dtype: str, vision: bool) -> Any:
+def load_model(
+    path: Path, *, device: str, dtype: str, vision: bool, quantization_config: Any = None
+) -> Any:
     """The checkpoint's causal LM on ``device`` in ``dtype``, in eval mode.
 
     Vision-language checkpoints (Qwen2.5-VL, Qwen3-VL) have no causal-LM class; they load through
-    ``AutoModelForImageTextToText`` and are used for text chat.
+    ``AutoModelForImageTextToText`` and are used for text chat. ``quantization_config`` (a
+    ``BitsAndBytesConfig``, see :mod:`qwen_desktop.backends.transformers_quant`) quantizes the
+    weights while they load.
     """
     if vision:
         from transformers import AutoModelForImageTextToText
@@ -58,6 +62,8 @@ def load_model(path: Path, *, device: str, dtype: str, vision: bool) -> Any:
     kwargs: dict[str, Any] = {"local_files_only": True, "dtype": getattr(torch, dtype)}
     if device != "cpu":
         kwargs["device_map"] = device  # straight onto the accelerator, no second copy in RAM
+    if quantization_config is not None:
+        kwargs["quantization_config"] = quantization_config
     model = auto_class.from_pretrained(str(path), **kwargs)
     model.eval()
     return model

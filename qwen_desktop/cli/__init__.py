@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from qwen_desktop import __version__
 from qwen_desktop.core.errors import QwenDesktopError
 
-VERB_MODULES = ("scan", "recommend", "fit", "chat", "engine")
+VERB_MODULES = ("scan", "recommend", "fit", "chat", "engine", "monitor", "health", "pull", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-GUI_OPTIONS = ("--model",)
-"""Options the window itself takes (``qwen-desktop --model PATH``)."""
+GUI_OPTIONS = ("--model", "--quit-after")
+"""Options the window itself takes (``qwen-desktop --model PATH``, ``--quit-after SECONDS``)."""
 
 
 def is_cli_invocation(argv: Sequence[str]) -> bool:

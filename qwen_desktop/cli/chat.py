@@ -1,8 +1,12 @@
-"""``qwen-desktop chat``: a headless streamed answer from a local checkpoint or an Ollama model.
+"""``qwen-desktop chat``: a headless streamed answer from a local checkpoint, an Ollama model, or
+a model on an OpenAI-compatible server.
 
 Engines: ``transformers`` runs a local checkpoint folder in this process; ``ollama`` runs an Ollama
 tag on the app's own embedded Ollama (started for the duration of the command and stopped at the
-end), or on the server given with ``--url`` (a remote Ollama, or one the user already runs).
+end), or on the server given with ``--url`` (a remote Ollama, or one the user already runs);
+``openai`` asks the OpenAI-compatible server at ``--url`` (vLLM, llama.cpp server, LM Studio,
+Foundry Local) for the model id, with the API key from ``$QWEN_DESKTOP_API_KEY`` or the OS keyring
+(``qwen-desktop engine key set --url URL``).
 Without ``--engine``, a ``--model`` that names a folder means Transformers, anything else Ollama.
 """
 
@@ -54,27 +58,37 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         required=True,
-        help="A local model folder (config, weights, tokenizer) for Transformers, or an Ollama "
-        "tag such as qwen3:8b.",
+        help="A local model folder (config, weights, tokenizer) for Transformers, an Ollama "
+        "tag such as qwen3:8b, or a server's model id (openai) such as Qwen/Qwen3-8B.",
     )
     parser.add_argument(
         "--engine",
-        choices=("ollama", "transformers"),
+        choices=("ollama", "transformers", "openai"),
         default=None,
-        help="Which engine answers (default: transformers for a folder, else ollama).",
+        help="Which engine answers (default: transformers for a folder, else ollama); openai: "
+        "an OpenAI-compatible server at --url.",
     )
     parser.add_argument(
         "--url",
         default=None,
         metavar="URL",
-        help="Ollama only: use the Ollama server at URL instead of starting the app's own.",
+        help="ollama: use the Ollama server at URL instead of starting the app's own; openai "
+        "(required): the server's API root, e.g. http://HOST:8000/v1.",
     )
     parser.add_argument(
         "--context",
         type=_positive_int,
         default=None,
         metavar="TOKENS",
-        help="Ollama only: the context window to load the model with (num_ctx).",
+        help="ollama: the context window to load the model with (num_ctx); openai: the "
+        "server's context window when its model listing does not say.",
+    )
+    parser.add_argument(
+        "--quant",
+        default=None,
+        metavar="OPTION",
+        help="transformers only: load in bf16, fp16 or fp32, or quantized to int8 or nf4 "
+        "(4-bit) through bitsandbytes (NVIDIA GPUs; pip install 'qwen-desktop[cuda]').",
     )
     parser.add_argument(
         "--no-think", action="store_true", help="Answer without thinking (hybrid models)."
@@ -135,11 +149,22 @@ async def _chat(args: argparse.Namespace) -> int:
     if not args.prompt.strip():
         raise QwenDesktopError("The prompt is empty.", 'Give the question in quotes: chat "…".')
     args.engine = args.engine or engine_for_model(args.model)
-    if args.engine != "ollama" and (args.url or args.context):
+    if args.engine == "transformers" and (args.url or args.context):
         option = "--url" if args.url else "--context"
         raise QwenDesktopError(
-            f"{option} applies to the Ollama engine only.",
-            f"Add --engine ollama with an Ollama model tag, or leave out {option}.",
+            f"{option} applies to the ollama and openai engines only.",
+            f"Add --engine ollama (an Ollama tag) or --engine openai (a server's model id), or "
+            f"leave out {option}.",
+        )
+    if args.quant and args.engine != "transformers":
+        raise QwenDesktopError(
+            "--quant applies to the transformers engine only.",
+            "Ollama and servers pick the quantization by model tag or id (e.g. qwen3:8b-q8_0).",
+        )
+    if args.engine == "openai" and not args.url:
+        raise QwenDesktopError(
+            "--engine openai needs the server's address.",
+            "Add --url http://HOST:PORT/v1 (vLLM, llama.cpp server, LM Studio, Foundry Local).",
         )
     async with contextlib.AsyncExitStack() as stack:
         backend = await _open_backend(args, stack)
@@ -154,9 +179,18 @@ async def _open_backend(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         from qwen_desktop.backends.transformers_backend import TransformersBackend
 
         folder = Path(args.model).expanduser()
-        backend: Any = TransformersBackend()
+        backend: Any = TransformersBackend(quantization=args.quant)
         stack.push_async_callback(backend.unload)
         await backend.load(ModelSpec(name=folder.name, path=folder))
+        return backend
+    if args.engine == "openai":
+        from qwen_desktop.backends.openai_backend import OpenAICompatibleBackend
+        from qwen_desktop.backends.secrets import ApiKeyStore
+
+        key = ApiKeyStore().resolve(args.url)
+        backend = OpenAICompatibleBackend(args.url, api_key=key.key, context_tokens=args.context)
+        stack.push_async_callback(backend.aclose)
+        await backend.load(ModelSpec(name=args.model))
         return backend
     from qwen_desktop.backends.ollama_backend import OllamaBackend
 

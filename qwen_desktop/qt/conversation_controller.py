@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ from qwen_desktop.core.storage import (
     ChatStore,
     ConversationRecord,
     DamagedDatabaseError,
+    ImageInput,
     MessageRecord,
     SearchHit,
 )
@@ -125,6 +126,8 @@ class ConversationController(QObject):
             self.service = ConversationService(store, backend)
         self.sampling: SamplingSettings | None = None
         """Decoding settings given to new conversations (None: Qwen's recommendation)."""
+        self.system_prompt = ""
+        """The system prompt given to new conversations ("" sends none)."""
         self.current: ConversationRecord | None = None
         self._tasks = TaskGroup(self._on_task_error)
         self._turn: asyncio.Task[None] | None = None
@@ -242,6 +245,23 @@ class ConversationController(QObject):
             self.current = record
         self.conversations_changed.emit()
 
+    def set_system_prompt(self, text: str) -> bool:
+        """Use ``text`` as the system prompt of the current conversation (saved at once) and of
+        new ones; False while an answer streams (the prompt of a running turn cannot change).
+        """
+        store, current = self.store, self.current
+        if self.busy:
+            return False
+        self.system_prompt = text
+        if store is not None and current is not None:
+            record = self._guard(
+                lambda: store.update_conversation(current.id, system_prompt=text), None
+            )
+            if record is not None:
+                self.current = record
+        self.refresh_context()
+        return True
+
     def delete(self, conversation_id: int) -> None:
         """Delete a conversation and its messages (the caller has asked the user)."""
         store = self.store
@@ -262,9 +282,14 @@ class ConversationController(QObject):
     # -- the meter ------------------------------------------------------------------------------
 
     def context_reading(
-        self, draft: str | None = None, *, thinking: bool | None = None
+        self,
+        draft: str | None = None,
+        *,
+        thinking: bool | None = None,
+        draft_images: Sequence[ImageInput] = (),
     ) -> ContextReading | None:
-        """The meter for the current conversation (with a draft; mid-answer while streaming)."""
+        """The meter for the current conversation (with a draft and its attached images;
+        mid-answer while streaming)."""
         service, current = self.service, self.current
         if service is None or current is None or self.backend.loaded is None:
             return None
@@ -274,10 +299,12 @@ class ConversationController(QObject):
             answer_tokens = outcome.thinking_events + outcome.answer_events
             thinking_tokens = outcome.thinking_events
             draft = None
+            draft_images = ()
         try:
             return service.context_reading(
                 current.id,
-                draft=draft or None,
+                draft=draft or ("" if draft_images else None),  # images alone are a draft too
+                draft_images=draft_images,
                 answer_tokens=answer_tokens,
                 thinking_tokens=thinking_tokens,
                 thinking=thinking,
@@ -286,28 +313,39 @@ class ConversationController(QObject):
             log.warning("context meter: %s", exc)
             return None
 
-    def refresh_context(self, draft: str | None = None) -> None:
+    def refresh_context(
+        self, draft: str | None = None, draft_images: Sequence[ImageInput] = ()
+    ) -> None:
         """Emit ``context_changed`` with a fresh reading."""
-        self.context_changed.emit(self.context_reading(draft))
+        self.context_changed.emit(self.context_reading(draft, draft_images=draft_images))
 
     # -- turns ----------------------------------------------------------------------------------
 
-    def send(self, prompt: str, *, thinking: bool) -> bool:
-        """Send a message in the current conversation (a new chat is saved first).
+    def send(self, prompt: str, *, thinking: bool, images: Sequence[ImageInput] = ()) -> bool:
+        """Send a message (text and/or prepared images) in the current conversation (a new chat
+        is saved first).
 
-        Returns False (doing nothing) when the prompt is empty, a turn runs or there is no
-        history. Refusals by the service arrive as ``send_refused``.
+        Returns False (doing nothing) when the message is empty, a turn runs or there is no
+        history. Refusals by the service arrive as ``send_refused``, and so does an image sent
+        to a model that cannot see (images are never dropped silently).
         """
         prompt = prompt.strip()
+        images = tuple(images)
         service = self.service
-        if not prompt or self.busy or service is None:
+        if (not prompt and not images) or self.busy or service is None:
+            return False
+        if self._refuse_images(bool(images), "Remove the images"):
             return False
 
         def start(outcome: TurnOutcome) -> AsyncGenerator[ConversationEvent, None]:
             if self.current is None:
-                self.current = service.new_conversation(sampling=self.sampling, thinking=thinking)
+                self.current = service.new_conversation(
+                    sampling=self.sampling, thinking=thinking, system_prompt=self.system_prompt
+                )
                 self.conversations_changed.emit()
-            return service.send(self.current.id, prompt, thinking=thinking, outcome=outcome)
+            return service.send(
+                self.current.id, prompt, images=images, thinking=thinking, outcome=outcome
+            )
 
         self._start(prompt, start)
         return True
@@ -317,8 +355,23 @@ class ConversationController(QObject):
         service, current = self.service, self.current
         if self.busy or service is None or current is None:
             return False
+        asked = [m for m in self.messages(limit=4) if m.role == "user"]
+        if self._refuse_images(bool(asked and asked[-1].images), "Start a chat without them"):
+            return False
         self._start(
             "", lambda outcome: service.regenerate(current.id, thinking=thinking, outcome=outcome)
+        )
+        return True
+
+    def _refuse_images(self, has_images: bool, remedy: str) -> bool:
+        """Refuse (``send_refused``) to send images to a model that cannot see: engines would
+        leave them out, and the answer would ignore them without a word."""
+        loaded = self.backend.loaded
+        if not has_images or loaded is None or self.backend.capabilities.vision:
+            return False
+        self.send_refused.emit(
+            f"{loaded.name} cannot see images.",
+            f"{remedy}, or load a vision model (Qwen2.5-VL, Qwen3-VL, Qwen3.5).",
         )
         return True
 
@@ -327,6 +380,10 @@ class ConversationController(QObject):
         service = self.service
         text = text.strip()
         if self.busy or service is None or self.current is None or not text:
+            return False
+        store = self.store
+        original = self._guard(lambda: store.get_message(message_id), None) if store else None
+        if self._refuse_images(bool(original and original.images), "Start a chat without them"):
             return False
         self._start(
             text,

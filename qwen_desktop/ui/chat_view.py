@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -17,8 +18,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qwen_desktop.core.errors import QwenDesktopError
+from qwen_desktop.core.images import token_cost
 from qwen_desktop.core.storage import MessageRecord, MessageStats, MessageStatus
 from qwen_desktop.core.types import Usage
+from qwen_desktop.ui.markdown_view import MarkdownView
+
+ImageLoader = Callable[[str], bytes]
+"""The encoded bytes of a stored image, by SHA-256 (raises QwenDesktopError when missing)."""
+TRANSCRIPT_THUMBNAIL_PIXELS = 96
+"""Side of the square an image of a sent message is shown in (logical pixels)."""
 
 
 def length_limit_message(usage: Usage) -> tuple[str, str]:
@@ -82,16 +91,31 @@ class UserMessage(QFrame):
     edit_requested = Signal()
 
     def __init__(
-        self, text: str, record: MessageRecord | None = None, parent: QWidget | None = None
+        self,
+        text: str,
+        record: MessageRecord | None = None,
+        parent: QWidget | None = None,
+        *,
+        image_loader: ImageLoader | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("userMessage")
         self.record = record
+        self.image_loader = image_loader
+        self.pictures: list[QLabel] = []
+        """The thumbnails of the message's images (when an image loader was given)."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 4)
         layout.setSpacing(2)
         self.label = _wrapping_label(text)
         layout.addWidget(self.label)
+        self.images_label = QLabel()
+        self.images_label.setObjectName("messageImages")
+        self._picture_row = QHBoxLayout()
+        self._picture_row.setSpacing(6)
+        layout.addLayout(self._picture_row)
+        layout.addWidget(self.images_label)
+        self._show_images(record)
         actions = QHBoxLayout()
         actions.addStretch(1)
         self.edit_button = _action_button(
@@ -112,6 +136,46 @@ class UserMessage(QFrame):
         self.record = record
         self.label.setText(record.content)
         self.edit_button.setVisible(True)
+        self._show_images(record)
+
+    def _show_images(self, record: MessageRecord | None) -> None:
+        images = record.images if record is not None else ()
+        self.images_label.setVisible(bool(images))
+        if images:
+            tokens = sum(token_cost(i.width or 0, i.height or 0) for i in images)
+            sizes = ", ".join(f"{i.width}×{i.height} px" for i in images)
+            noun = "image" if len(images) == 1 else "images"
+            self.images_label.setText(f"{len(images)} {noun} ({sizes}) · {tokens:,} visual tokens")
+        if self.image_loader is not None and not self.pictures:
+            for image in images:
+                self.pictures.append(self._picture(image.sha256))
+                self._picture_row.addWidget(self.pictures[-1])
+            if self.pictures:
+                self._picture_row.addStretch(1)
+
+    def _picture(self, sha256: str) -> QLabel:
+        label = QLabel()
+        label.setObjectName("messagePicture")
+        pixmap = QPixmap()
+        try:
+            loaded = self.image_loader is not None and pixmap.loadFromData(
+                self.image_loader(sha256)
+            )
+        except QwenDesktopError as exc:
+            label.setText(f"(image unavailable: {exc.message})")
+            return label
+        if not loaded:
+            label.setText("(image unreadable)")
+            return label
+        label.setPixmap(
+            pixmap.scaled(
+                TRANSCRIPT_THUMBNAIL_PIXELS,
+                TRANSCRIPT_THUMBNAIL_PIXELS,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+        return label
 
 
 class ThinkingBlock(QFrame):
@@ -236,7 +300,7 @@ class AssistantMessage(QFrame):
         layout.setContentsMargins(12, 8, 12, 8)
         layout.setSpacing(6)
         self.thinking = ThinkingBlock()
-        self.answer = _wrapping_label(fmt=Qt.TextFormat.MarkdownText)
+        self.answer = MarkdownView()
         self.answer.setObjectName("answer")
         self.answer.setVisible(False)
         self.waiting = QLabel("…")
@@ -293,7 +357,7 @@ class AssistantMessage(QFrame):
             )
         if record.content:
             self.answer_text = record.content
-            self.answer.setText(record.content)
+            self.answer.set_markdown(record.content, now=True)
             self.answer.setVisible(True)
         if record.status is MessageStatus.STOPPED:
             self.stats.setText("Stopped by you")
@@ -317,13 +381,13 @@ class AssistantMessage(QFrame):
         if self.answer_started is None:
             self.answer_started = time.monotonic()
         self.answer_text += text
-        self.answer.setText(self.answer_text)
+        self.answer.set_markdown(self.answer_text)  # throttled: see markdown_view
         self.answer.setVisible(True)
 
     def reclassify(self, text: str) -> None:
         """Move ``text`` from the start of the answer into the thinking block."""
         self.answer_text = self.answer_text.removeprefix(text).lstrip()
-        self.answer.setText(self.answer_text)
+        self.answer.set_markdown(self.answer_text, now=True)
         self.answer.setVisible(bool(self.answer_text))
         self.thinking.prepend(text, self.answer_started)
         self.answer_started = None
@@ -331,6 +395,7 @@ class AssistantMessage(QFrame):
     def finish(self, usage: Usage) -> None:
         """The answer is complete: show tokens/s, TTFT and token counts."""
         self.waiting.setVisible(False)
+        self.answer.flush()
         if self.thinking.text:
             self.thinking.close_block(
                 usage.thinking_seconds,
@@ -350,6 +415,7 @@ class AssistantMessage(QFrame):
     def mark_stopped(self) -> None:
         """The user stopped the answer: keep what arrived and say so."""
         self.waiting.setVisible(False)
+        self.answer.flush()
         if self.thinking.is_live:
             self.thinking.close_block()
         self.stats.setText("Stopped by you")
@@ -358,6 +424,7 @@ class AssistantMessage(QFrame):
     def show_error(self, message: str, action: str = "") -> None:
         """Show an error under whatever text already arrived (it is kept)."""
         self.waiting.setVisible(False)
+        self.answer.flush()
         if self.thinking.is_live:
             self.thinking.close_block()
         self.error.setText(f"{message} {action}".strip())
@@ -402,10 +469,12 @@ class ChatView(QScrollArea):
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
         self.current: AssistantMessage | None = None
+        self.image_loader: ImageLoader | None = None
+        """Reads a stored image's bytes by SHA-256 (for thumbnails in sent messages)."""
 
     def add_user(self, text: str, record: MessageRecord | None = None) -> UserMessage:
         """Append the user's message (``record``: its saved state, which enables Edit)."""
-        widget = UserMessage(text, record)
+        widget = UserMessage(text, record, image_loader=self.image_loader)
         widget.edit_requested.connect(lambda: self._on_edit_requested(widget))
         self._append(widget)
         self._follow = True
@@ -496,7 +565,11 @@ class ChatView(QScrollArea):
 
     def messages(self) -> list[QWidget]:
         """The transcript's widgets, oldest first."""
-        items = (self._layout.itemAt(i) for i in range(self._layout.count()))
+        # Item 0 is the stretch that keeps messages at the bottom; every later item holds a
+        # widget. Never ask a spacer item for its widget: PySide6 (6.12) returns None from
+        # QLayoutItem.widget() without a reference, so each call costs None one reference
+        # until the interpreter aborts ("deallocating None") after some 16,000 calls.
+        items = (self._layout.itemAt(i) for i in range(1, self._layout.count()))
         return [w for item in items if item is not None and (w := item.widget()) is not None]
 
     def _append(self, widget: QWidget) -> None:

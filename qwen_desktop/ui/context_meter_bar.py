@@ -48,7 +48,6 @@ class ContextMeterBar(QWidget):
         """Remember the loaded model's context window (None: no model) for an empty chat."""
         self.window_tokens = window_tokens
 
-
     def show_reading(self, reading: ContextReading | None) -> None:
         """Show a reading (None: nothing to measure yet)."""
         if reading is None or reading.level is MeterLevel.UNKNOWN or reading.window_tokens <= 0:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -33,21 +35,29 @@ from PySide6.QtWidgets import (
 from qwen_desktop.backends.base import LoadedModel
 from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.core.conversation import thinking_switch_reason
+from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.core.storage import ConversationRecord, MessageRecord
 from qwen_desktop.core.types import ThinkingKind, Usage
 from qwen_desktop.core.units import format_bytes
 from qwen_desktop.qt.catalog_model import CatalogFitModel
 from qwen_desktop.qt.conversation_controller import ConversationController
 from qwen_desktop.qt.conversation_model import ConversationListModel
+from qwen_desktop.qt.downloads_controller import DownloadsController
 from qwen_desktop.qt.hardware_controller import HardwareController
 from qwen_desktop.qt.model_controller import ModelController
+from qwen_desktop.qt.monitor_controller import MonitorController
+from qwen_desktop.services.image_preparation import FILE_DIALOG_FILTER
 from qwen_desktop.ui.chat_view import ChatView, Notice
 from qwen_desktop.ui.context_meter_bar import ContextMeterBar
 from qwen_desktop.ui.conversation_sidebar import ConversationSidebar
+from qwen_desktop.ui.downloads_panel import DownloadsPanel
 from qwen_desktop.ui.hardware_page import HardwarePage
+from qwen_desktop.ui.image_attachments import AttachmentStrip, vision_offer
 from qwen_desktop.ui.machine_panel import MachinePanel
 from qwen_desktop.ui.models_page import ModelsPage
+from qwen_desktop.ui.monitor_dock import MonitorDock, MonitorSummary, WindowWatcher
 from qwen_desktop.ui.prompt_edit import PromptEdit
+from qwen_desktop.ui.system_prompt_picker import SystemPromptPicker
 
 METER_TYPING_DELAY_MS = 300
 
@@ -106,7 +116,11 @@ class MainWindow(QMainWindow):
             bundled catalog.
     """
 
-    CHAT_TAB, MODELS_TAB, HARDWARE_TAB = 0, 1, 2
+    CHAT_TAB, MODELS_TAB = 0, 1
+    """Fixed places of the first two pages (later pages are found by widget: see install_*)."""
+    vision_notice: Notice | None = None
+    """The last notice offering a vision model (images attached, the model cannot see)."""
+    _vision_offered_for: str | None = None
 
     def __init__(
         self,
@@ -131,6 +145,7 @@ class MainWindow(QMainWindow):
         self.chat_view = ChatView()
         self.prompt = PromptEdit()
         self.meter = ContextMeterBar()
+        self.attachments = AttachmentStrip()
         self.store_banner = self._build_store_banner()
         self._meter_timer = QTimer(self)
         self._meter_timer.setSingleShot(True)
@@ -153,17 +168,16 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("pages")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._build_chat_page(), "Chat")
+        self.chat_page = self._build_chat_page()
+        self.tabs.addTab(self.chat_page, "Chat")
         self.tabs.addTab(self.models_page, "Models")
         self.tabs.addTab(self.hardware_page, "Hardware")
-        for index, tip in enumerate(
-            (
-                "Chat with the loaded model (Ctrl+1)",
-                "Every Qwen model and how it fits this computer (Ctrl+2)",
-                "What this computer has, and where each figure came from (Ctrl+3)",
-            )
-        ):
-            self.tabs.setTabToolTip(index, tip)
+        self._tab_tips: dict[QWidget, str] = {
+            self.chat_page: "Chat with the loaded model",
+            self.models_page: "Every Qwen model and how it fits this computer",
+            self.hardware_page: "What this computer has, and where each figure came from",
+        }
+        self._refresh_tab_tips()
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage("Scanning this computer…")
         self._connect()
@@ -214,9 +228,14 @@ class MainWindow(QMainWindow):
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_label, 1)
+        self.chat_view.image_loader = self._stored_image
+        self.system_prompts = SystemPromptPicker()
+        self.system_prompts.prompt_chosen.connect(self._on_system_prompts_prompt_chosen)
+        top.addWidget(self.system_prompts)
         top.addWidget(self.think_switch)
         top.addWidget(self.open_button)
         bottom = QHBoxLayout()
+        bottom.addWidget(self.attachments.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         bottom.addWidget(self.prompt, 1)
         bottom.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
         right = QWidget()
@@ -225,16 +244,23 @@ class MainWindow(QMainWindow):
         column.addLayout(top)
         column.addWidget(self.store_banner)
         column.addWidget(self.chat_view, 1)
+        column.addWidget(self.attachments)
         column.addLayout(bottom)
         column.addWidget(self.meter)
         left = QSplitter(Qt.Orientation.Vertical)
         left.setObjectName("leftColumn")
         left.addWidget(self.sidebar)
-        left.addWidget(self.machine_panel)
+        machine_scroll = QScrollArea()
+        machine_scroll.setObjectName("machineScroll")
+        machine_scroll.setWidgetResizable(True)
+        machine_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        machine_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        machine_scroll.setWidget(self.machine_panel)
+        left.addWidget(machine_scroll)
         left.setStretchFactor(0, 1)
         left.setStretchFactor(1, 1)
         left.setCollapsible(0, False)
-        left.setSizes([300, 420])
+        left.setSizes([200, 520])
         self.left_splitter = left
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -251,6 +277,10 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.chat.stop)
         self.new_chat_shortcut = QShortcut(QKeySequence("Ctrl+N"), self, self.new_chat)
         self.prompt.textChanged.connect(self._meter_timer.start)
+        self.prompt.images_received.connect(self.attachments.add)
+        self.attachments.attach_button.clicked.connect(self._on_attach_button_clicked)
+        self.attachments.changed.connect(self._on_attachments_changed)
+        self.attachments.failed.connect(self._on_attachments_failed)
         self._meter_timer.timeout.connect(self._refresh_meter)
         self.sidebar.new_requested.connect(self.new_chat)
         self.sidebar.selected.connect(self._on_sidebar_selected)
@@ -268,7 +298,7 @@ class MainWindow(QMainWindow):
         self.chat.context_changed.connect(self.meter.show_reading)
         self.chat.send_refused.connect(self._on_chat_send_refused)
         self.chat.store_failed.connect(self._on_chat_store_failed)
-        for index in range(3):
+        for index in range(9):  # Ctrl+1… picks the tab in that place, whatever pages exist
             QShortcut(
                 QKeySequence(f"Ctrl+{index + 1}"),
                 self,
@@ -292,7 +322,7 @@ class MainWindow(QMainWindow):
         self.hardware_page.rescan_requested.connect(self.hardware.scan)
         self.machine_panel.task_changed.connect(self.hardware.set_task)
         self.machine_panel.hardware_page_requested.connect(
-            lambda: self.tabs.setCurrentIndex(self.HARDWARE_TAB)
+            lambda: self.tabs.setCurrentWidget(self.hardware_page)
         )
         self.machine_panel.models_page_requested.connect(self._on_machine_panel_models_requested)
 
@@ -301,7 +331,11 @@ class MainWindow(QMainWindow):
     def send_prompt(self) -> None:
         """Send the prompt box's text (kept in the box when it cannot be sent)."""
         text = self.prompt.toPlainText().strip()
-        if not text or self.chat.busy:
+        images = self.attachments.inputs()
+        if (not text and not images) or self.chat.busy:
+            return
+        if self.attachments.pending:
+            self.statusBar().showMessage("An image is still being prepared…", 4000)
             return
         if self.models.loaded is None:
             self.chat_view.add_notice(
@@ -316,7 +350,7 @@ class MainWindow(QMainWindow):
                 error=True,
             )
             return
-        self.chat.send(text, thinking=self.think_switch.isChecked())
+        self.chat.send(text, thinking=self.think_switch.isChecked(), images=images)
 
     def new_chat(self) -> None:
         """Start a new, empty chat (Ctrl+N)."""
@@ -375,7 +409,9 @@ class MainWindow(QMainWindow):
 
     def _refresh_meter(self) -> None:
         if not self.chat.busy:
-            self.chat.refresh_context(self.prompt.toPlainText().strip() or None)
+            self.chat.refresh_context(
+                self.prompt.toPlainText().strip() or None, self.attachments.inputs()
+            )
 
     def _on_sidebar_selected(self, conversation_id: int) -> None:
         current = self.chat.current
@@ -412,6 +448,7 @@ class MainWindow(QMainWindow):
         if record.role == "user":
             self.chat_view.add_user(record.content, record)
             self.prompt.clear()
+            self.attachments.clear()
         elif record.role == "assistant":
             self.chat_view.start_answer(record)
             self.chat_view.set_busy(True)
@@ -427,6 +464,9 @@ class MainWindow(QMainWindow):
         self, conversation: ConversationRecord | None, records: list[MessageRecord]
     ) -> None:
         total = conversation.message_count if conversation is not None else 0
+        self.system_prompts.show_prompt(
+            conversation.system_prompt if conversation is not None else self.chat.system_prompt
+        )
         self.chat_view.show_records(records, more_before=max(0, total - len(records)))
         self.welcome = None
         if conversation is None:
@@ -516,7 +556,9 @@ class MainWindow(QMainWindow):
         )
         self.statusBar().showMessage(f"{loaded.name} is ready.")
         self.prompt.setFocus()
+        self.meter.set_window(loaded.capabilities.context_window_tokens)
         self._refresh_meter()
+        self._offer_vision()
 
     def _on_models_load_failed(self, message: str, action: str) -> None:
         self.open_button.setEnabled(True)
@@ -542,10 +584,106 @@ class MainWindow(QMainWindow):
         combo.setCurrentIndex(max(0, combo.findData(task)))
         self.tabs.setCurrentIndex(self.MODELS_TAB)
 
+    # -- images -------------------------------------------------------------------------------
+
+    def _on_attach_button_clicked(self) -> None:
+        files, _filter = QFileDialog.getOpenFileNames(self, "Attach images", "", FILE_DIALOG_FILTER)
+        if files:
+            self.attachments.add([Path(name) for name in files])
+
+    def _on_attachments_changed(self) -> None:
+        self._meter_timer.start()
+        self._offer_vision()
+
+    def _on_attachments_failed(self, message: str, action: str) -> None:
+        self.chat_view.add_notice(f"{message} {action}".strip(), error=True)
+        self.statusBar().showMessage("Image not attached.", 6000)
+
+    def _offer_vision(self) -> None:
+        """Images attached while a model that cannot see is loaded: offer a vision model."""
+        loaded = self.models.loaded
+        if loaded is None or loaded.capabilities.vision or not self.attachments.images:
+            return
+        if self._vision_offered_for == loaded.name:
+            return
+        self._vision_offered_for = loaded.name
+        text, variant_id = vision_offer(
+            self.catalog_model.catalog, loaded.name, self.models.loaded_path
+        )
+        notice = self.chat_view.add_notice(text, error=True)
+        if variant_id:
+            notice.setTextFormat(Qt.TextFormat.RichText)
+            link = f'<a href="{html.escape(variant_id)}">Show it on the Models page</a>'
+            notice.setText(f"{html.escape(text)} {link}")
+            notice.linkActivated.connect(self._on_vision_link_activated)
+        self.vision_notice = notice
+
+    def _stored_image(self, sha256: str) -> bytes:
+        store = self.chat.store
+        if store is None:
+            raise QwenDesktopError("The chat history is not available.")
+        return store.image_bytes(sha256)
+
+    def _on_system_prompts_prompt_chosen(self, text: str) -> None:
+        if not self.chat.set_system_prompt(text):
+            current = self.chat.current
+            self.system_prompts.show_prompt(current.system_prompt if current else "")
+            self.statusBar().showMessage("Stop the answer first (Esc).", 4000)
+
+    def _on_vision_link_activated(self, variant_id: str) -> None:
+        self.tabs.setCurrentIndex(self.MODELS_TAB)
+        self.models_page.select_variant(variant_id)
+
+    def install_monitor(self, monitor: MonitorController) -> None:
+        """Add the resource monitor: a dock (hidden at first; View → Monitor, Ctrl+M) and a
+        summary in the status bar that opens it. Sampling slows down while the dock is hidden
+        and pauses while the window is minimised."""
+        self.monitor = monitor
+        self.monitor_dock = MonitorDock(monitor, self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.monitor_dock)
+        self.monitor_dock.hide()
+        self.monitor_summary = MonitorSummary(monitor)
+        self.statusBar().addPermanentWidget(self.monitor_summary)
+        toggle = self.monitor_dock.toggleViewAction()
+        toggle.setText("&Monitor")
+        toggle.setShortcut(QKeySequence("Ctrl+M"))
+        self.menuBar().addMenu("&View").addAction(toggle)
+        self.monitor_summary.clicked.connect(self.show_monitor)
+        WindowWatcher(self, self.monitor_dock)
+        monitor.set_shown(dock=False, summary=True)
+
+    def install_downloads(self, downloads: DownloadsController) -> None:
+        """Add the Downloads page (progress bars; pause, resume, cancel) after Models."""
+        self.downloads = downloads
+        self.downloads_panel = DownloadsPanel(downloads)
+        self.tabs.insertTab(
+            self.tabs.indexOf(self.models_page) + 1, self.downloads_panel, "Downloads"
+        )
+        self._tab_tips[self.downloads_panel] = "Model downloads: progress, pause, resume, cancel"
+        self._refresh_tab_tips()
+
+    def _refresh_tab_tips(self) -> None:
+        """Tab tooltips with their current Ctrl+digit shortcut (pages can be inserted later)."""
+        for widget, tip in self._tab_tips.items():
+            index = self.tabs.indexOf(widget)
+            if index >= 0:
+                self.tabs.setTabToolTip(index, f"{tip} (Ctrl+{index + 1})")
+
+    def show_monitor(self) -> None:
+        """Show the monitor dock."""
+        self.monitor_dock.show()
+        self.monitor_dock.raise_()
+
     async def shutdown(self) -> None:
         """Stop the running answer and background work, then free the model's memory."""
         for controller in (self.chat, self.models, self.hardware):
             await controller.shutdown()
+        downloads = getattr(self, "downloads", None)
+        if downloads is not None:
+            await downloads.shutdown()
+        monitor = getattr(self, "monitor", None)
+        if monitor is not None:
+            await monitor.shutdown()
         await self.models.backend.unload()
         self.chat.close_store()
 

@@ -1,10 +1,32 @@
-"""The prompt box: Enter sends, Shift+Enter adds a line, Esc stops the answer."""
+"""The prompt box: Enter sends, Shift+Enter adds a line, Esc stops the answer; images dropped
+or pasted onto it are handed on to be attached."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
+from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+
+def image_sources(mime: QMimeData) -> list[Path | tuple[str, bytes]]:
+    """What a drop or paste holds to attach: local files (checked later, so a non-image gets a
+    clear refusal rather than its path typed into the prompt), else raw image data as PNG."""
+    if mime.hasUrls():
+        files = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+        if files:
+            return list(files)
+    if mime.hasImage():
+        image = mime.imageData()
+        if isinstance(image, QImage) and not image.isNull():
+            data = QByteArray()
+            buffer = QBuffer(data)
+            buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+            image.save(buffer, "PNG")  # type: ignore[call-overload]  # PySide6 takes str
+            buffer.close()
+            return [("pasted image", bytes(data.data()))]
+    return []
 
 
 class PromptEdit(QPlainTextEdit):
@@ -13,10 +35,13 @@ class PromptEdit(QPlainTextEdit):
     Signals:
         submitted(): Enter was pressed (without Shift).
         stop_requested(): Esc was pressed.
+        images_received(list): Files or image data were dropped or pasted (a list of ``Path``
+            or ``(name, bytes)``).
     """
 
     submitted = Signal()
     stop_requested = Signal()
+    images_received = Signal(list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,3 +63,15 @@ class PromptEdit(QPlainTextEdit):
             self.stop_requested.emit()
             return
         super().keyPressEvent(event)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        # Cheap: called on every drag move (the image data is only encoded on the drop).
+        holds_files = source.hasUrls() and any(url.isLocalFile() for url in source.urls())
+        return holds_files or source.hasImage() or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        sources = image_sources(source)
+        if sources:
+            self.images_received.emit(sources)
+            return
+        super().insertFromMimeData(source)

@@ -216,4 +216,4 @@ def test_url_with_the_transformers_engine_is_refused(
         capsys, "--model", str(tiny_qwen3_path), "--url", "http://127.0.0.1:1", "hi"
     )
     assert status == 2
-    assert "--url applies to the Ollama engine only." in err
+    assert "--url applies to the ollama and openai engines only." in err

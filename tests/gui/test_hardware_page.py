@@ -109,8 +109,11 @@ async def test_scan_fills_the_pages_and_rescan_refreshes(window: MainWindow) -> 
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
         "Chat",
         "Models",
+        "Downloads",
         "Hardware",
     ]
+    hardware_index = window.tabs.indexOf(window.hardware_page)
+    assert window.tabs.tabToolTip(hardware_index).endswith(f"(Ctrl+{hardware_index + 1})")
     window.hardware.scan()
     await until(lambda: window.hardware_page.machine is not None)
     assert window.catalog_model.machine is window.hardware_page.machine

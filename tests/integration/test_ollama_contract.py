@@ -2,7 +2,10 @@
 
 Engines: the Transformers backend on the tiny trained Qwen3 checkpoint (greedy decoding gives a
 memorised thinking + answer), and the Ollama backend against the local fake server replaying the
-same thinking and answer. A remote OpenAI-compatible engine joins this list when it exists.
+same thinking and answer, and the OpenAI-compatible backend against the local fake
+OpenAI-compatible server in both of its thinking forms (a ``reasoning_content`` delta field, and
+``<think>`` text inline in ``content``). Parameter ids are ``ENGINE`` or ``ENGINE-VARIANT``; the
+part before the dash is the engine name the backend reports.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest_asyncio
 
 from qwen_desktop.backends.base import ChatBackend, ModelSpec
 from qwen_desktop.backends.ollama_backend import OllamaBackend
+from qwen_desktop.backends.openai_backend import OpenAICompatibleBackend
 from qwen_desktop.core.errors import NoModelLoadedError
 from qwen_desktop.core.types import (
     AnswerDelta,
@@ -31,6 +35,7 @@ from qwen_desktop.core.types import (
     Usage,
 )
 from tests.fixtures.ollama_fake_server import FakeModel, FakeOllama, running_fake_ollama
+from tests.fixtures.openai_fake_server import FakeOpenAI, FakeServedModel, running_fake_openai
 from tests.fixtures.tiny_models import TRAINING_CHATS
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
@@ -38,6 +43,7 @@ pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 SUM = TRAINING_CHATS[0]
 GREEDY = SamplingSettings(temperature=0, max_new_tokens=100)
 OLLAMA_TAG = "qwen3:tiny"
+SERVED_IDS = {"reasoning": "Qwen/Qwen3-tiny", "think-tags": "Qwen/Qwen3-tiny-raw"}
 MakeBackend = Callable[[], Awaitable[ChatBackend]]
 
 
@@ -46,6 +52,22 @@ def fake_ollama() -> Iterator[tuple[FakeOllama, str]]:
     model = FakeModel(OLLAMA_TAG, thinking=SUM.thinking, answer=SUM.answer, token_delay_s=0.002)
     with running_fake_ollama(model) as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
+    served = [
+        FakeServedModel(SERVED_IDS["reasoning"], SUM.thinking, SUM.answer, token_delay_s=0.002),
+        FakeServedModel(
+            SERVED_IDS["think-tags"],
+            SUM.thinking,
+            SUM.answer,
+            reasoning_field=None,
+            token_delay_s=0.002,
+        ),
+    ]
+    with running_fake_openai(*served) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +84,25 @@ def transformers_backend(tiny_qwen3_path: Path) -> Iterator[ChatBackend]:
         pool.submit(asyncio.run, backend.unload()).result()
 
 
-@pytest_asyncio.fixture(params=["transformers", "ollama"])
+@pytest_asyncio.fixture(params=["transformers", "ollama", "openai-reasoning", "openai-think-tags"])
 async def engine(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, MakeBackend]]:
     """(engine name, a coroutine function giving a loaded backend)."""
-    made: list[OllamaBackend] = []
-    if request.param == "transformers":
+    made: list[OllamaBackend | OpenAICompatibleBackend] = []
+    name, _, variant = request.param.partition("-")
+    if name == "transformers":
         backend = request.getfixturevalue("transformers_backend")
 
         async def make() -> ChatBackend:
             return backend  # type: ignore[no-any-return]
+
+    elif name == "openai":
+        _, base_url = request.getfixturevalue("fake_openai")
+
+        async def make() -> ChatBackend:
+            openai_backend = OpenAICompatibleBackend(base_url, request_timeout_s=5)
+            made.append(openai_backend)
+            await openai_backend.load(ModelSpec(SERVED_IDS[variant]))
+            return openai_backend
 
     else:
         _, url = request.getfixturevalue("fake_ollama")
@@ -81,7 +113,7 @@ async def engine(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Mak
             await ollama_backend.load(ModelSpec(OLLAMA_TAG))
             return ollama_backend
 
-    yield request.param, make
+    yield name, make
     for backend in made:
         await backend.aclose()
 
@@ -192,6 +224,8 @@ async def test_no_model_loaded_is_refused(engine: tuple[str, MakeBackend]) -> No
         from qwen_desktop.backends.transformers_backend import TransformersBackend
 
         backend = TransformersBackend(device="cpu")
+    elif name == "openai":
+        backend = OpenAICompatibleBackend("http://127.0.0.1:1/v1")
     else:
         backend = OllamaBackend("http://127.0.0.1:1")
     with pytest.raises(NoModelLoadedError):

@@ -1,0 +1,112 @@
+"""``qwen-desktop models list|rm|import``: the models installed on this computer.
+
+``list [--json] [--ollama URL]`` shows the Hugging Face cache (also what other tools downloaded),
+imported folders and GGUF files, and an Ollama server's models when ``--ollama`` is given.
+``rm MODEL_ID [--yes]`` deletes one (asking first unless ``--yes``); ``import PATH`` remembers a
+local model folder or GGUF file, ``import FILE.gguf --ollama URL [--name NAME]`` copies it into
+an Ollama server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register the ``models`` verb."""
+    parser = subparsers.add_parser(
+        "models",
+        help="list, delete or import installed models",
+        description="The installed models: Hugging Face cache, imported folders/GGUF files, "
+        "and an Ollama server's models.",
+    )
+    actions = parser.add_subparsers(dest="models_action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list installed models")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.add_argument("--ollama", metavar="URL", help="also list this Ollama server's models")
+    listing.set_defaults(func=run_list)
+    remove = actions.add_parser("rm", help="delete an installed model")
+    remove.add_argument("model", metavar="MODEL_ID", help="an id from `models list`")
+    remove.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    remove.add_argument("--ollama", metavar="URL", help="the Ollama server of an Ollama model")
+    remove.set_defaults(func=run_rm)
+    add = actions.add_parser("import", help="remember a local model folder or .gguf file")
+    add.add_argument("path", type=Path, metavar="PATH")
+    add.add_argument(
+        "--ollama", metavar="URL", help="copy the .gguf file into this Ollama server instead"
+    )
+    add.add_argument("--name", help="the Ollama model name for --ollama (default: file name)")
+    add.set_defaults(func=run_import)
+
+
+def _library() -> Any:
+    from qwen_desktop.core.paths import AppPaths
+    from qwen_desktop.services.library import LIBRARY_FILE_NAME, ModelLibrary
+
+    return ModelLibrary(AppPaths.default().data_dir / LIBRARY_FILE_NAME)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the installed models; 0."""
+    from qwen_desktop.core.units import format_decimal_bytes
+
+    models = asyncio.run(_library().list_all(args.ollama))
+    if args.json:
+        print(json.dumps([m.to_json() for m in models], indent=2))
+        return 0
+    if not models:
+        print("No models installed. Download one with `qwen-desktop pull MODEL_ID`.")
+        return 0
+    print(f"{'ID':<44} {'SOURCE':<12} {'FORMAT':<12} {'QUANT':<10} {'SIZE':>9}  LAST USED")
+    for model in models:
+        used = (
+            datetime.fromtimestamp(model.last_used_s).strftime("%Y-%m-%d")
+            if model.last_used_s
+            else "-"
+        )
+        note = "" if model.complete else "  (incomplete: resume with `qwen-desktop pull`)"
+        print(
+            f"{model.id:<44} {model.source:<12} {model.format:<12} {model.quant or '-':<10} "
+            f"{format_decimal_bytes(model.size_bytes):>9}  {used}{note}"
+        )
+    return 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    """Delete one model after confirmation; 0 when deleted, 1 when declined."""
+    from qwen_desktop.core.units import format_decimal_bytes
+
+    library = _library()
+    models = asyncio.run(library.list_all(args.ollama))
+    match = next((m for m in models if m.id.lower() == args.model.lower()), None)
+    if match is not None and not args.yes:
+        what = (
+            "forget this import (its files stay)"
+            if match.source in {"folder", "gguf"}
+            else f"delete {format_decimal_bytes(match.size_bytes)}"
+        )
+        answer = input(f"{match.id}: {what}? [y/N] ") if sys.stdin.isatty() else ""
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("Not deleted (pass --yes to delete without asking).", file=sys.stderr)
+            return 1
+    freed = asyncio.run(library.delete(args.model, args.ollama))
+    print(f"Removed {args.model} ({format_decimal_bytes(freed)} freed).")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Remember a local folder or GGUF file (or copy a GGUF into Ollama); 0."""
+    if args.ollama:
+        name = args.name or args.path.stem.lower().replace("_", "-")
+        model = asyncio.run(_library().import_gguf_into_ollama(args.ollama, args.path, name))
+        print(f"Imported {args.path.name} into the Ollama at {args.ollama} as {model.id}.")
+        return 0
+    model = _library().import_path(args.path)
+    print(f"Imported {model.id} ({model.format}).")
+    return 0

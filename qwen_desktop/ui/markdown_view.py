@@ -1,0 +1,396 @@
+"""Answers rendered from Markdown: highlighted code blocks with a Copy button, safe links, no
+remote images, and cheap re-rendering while an answer streams.
+
+Rendering (:func:`parse_blocks`): markdown-it-py parses the answer (CommonMark, tables,
+strikethrough; raw HTML is shown as text, never interpreted). Each top-level block becomes one
+segment: code blocks a :class:`CodeBlock` widget (Pygments highlighting, a Copy button), the
+others a rich-text label.
+
+Safety: images in Markdown are never loaded. ``![alt](https://…)`` is rendered as a link
+labelled "image: alt" that the user may open in the browser; no ``<img>`` reaches Qt's text
+engine, and raw HTML is escaped, so nothing in an answer can make the app fetch a URL (a
+tracking pixel, a local file). Links open in the system browser (``QDesktopServices``), for
+``http``, ``https`` and ``mailto`` only.
+
+Streaming (:class:`MarkdownView`): new text is rendered at most every
+:data:`RENDER_INTERVAL_MS`; each render parses again only the last :data:`REPARSED_BLOCKS` blocks
+of the one answer that streams, and rebuilds only the segments that differ from the ones shown,
+so the cost per token depends neither on the length of the answer nor on the conversation's.
+When the answer ends it is parsed once in full.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.styles import get_style_by_name
+from pygments.util import ClassNotFound
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QPalette
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+RENDER_INTERVAL_MS = 50
+"""Streamed text is rendered at most this often (20 renders/s: smooth to the eye, cheap)."""
+REPARSED_BLOCKS = 2
+"""While streaming, the last blocks parsed again on each render (two: appended text can turn
+the block before the last one into part of it, e.g. an indented paragraph continuing a list)."""
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+"""Link schemes opened in the system browser; other links are ignored."""
+LIGHT_STYLE, DARK_STYLE = "default", "monokai"
+"""Pygments styles for code on a light and on a dark palette."""
+
+
+_TABLE_TAG = '<table border="1" cellspacing="0" cellpadding="4" style="border-color: gray">'
+"""Qt's rich text draws no table rules unless asked to."""
+
+
+@dataclass(frozen=True)
+class TextSegment:
+    """Rich text (Qt's HTML subset) between code blocks."""
+
+    html: str
+
+
+@dataclass(frozen=True)
+class CodeSegment:
+    """A top-level code block: its language (info string, may be empty) and its code."""
+
+    language: str
+    code: str
+
+
+Segment = TextSegment | CodeSegment
+
+
+def _render_image(
+    _renderer: Any, tokens: Sequence[Token], idx: int, _options: Any, _env: Any
+) -> str:
+    token = tokens[idx]
+    alt = "".join(child.content for child in token.children or ()) or "image"
+    src = str(token.attrGet("src") or "")
+    return (
+        f'<a href="{html.escape(src)}" title="Not loaded: {html.escape(src)}">'
+        f"[image: {html.escape(alt)}]</a>"
+    )
+
+
+def _render_fence(
+    _renderer: Any, tokens: Sequence[Token], idx: int, _options: Any, _env: Any
+) -> str:
+    token = tokens[idx]
+    return highlight_html(token.content, token.info.strip().split(" ")[0] if token.info else "")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    parser.enable(["table", "strikethrough"])
+    parser.add_render_rule("image", _render_image)
+    parser.add_render_rule("fence", _render_fence)  # nested code blocks (inside lists, quotes)
+    parser.add_render_rule("code_block", _render_fence)
+    return parser
+
+
+def parse_blocks(text: str) -> list[tuple[int, Segment]]:
+    """Markdown → one segment per top-level block, each with its start in ``text`` (characters).
+
+    A block is a paragraph, heading, list, quote, table, rule or code block. Code blocks become
+    :class:`CodeSegment` (an unclosed fence, while an answer streams, runs to the end of the text,
+    as CommonMark says, so code shows as code while it arrives); the others
+    :class:`TextSegment`.
+    """
+    parser = _parser()
+    line_starts = [0]
+    for line in text.split("\n"):
+        line_starts.append(line_starts[-1] + len(line) + 1)
+    blocks: list[tuple[int, Segment]] = []
+    group: list[Token] = []
+    for token in parser.parse(text):
+        group.append(token)
+        if token.level != 0 or token.nesting > 0:
+            continue  # inside a block, or a block opening: wait for its end
+        first = group[0]
+        offset = line_starts[first.map[0]] if first.map else 0
+        if token.type in ("fence", "code_block") and len(group) == 1:
+            language = token.info.strip().split(" ")[0] if token.type == "fence" else ""
+            blocks.append((offset, CodeSegment(language, token.content.removesuffix("\n"))))
+        else:
+            rendered = parser.renderer.render(group, parser.options, {})
+            if rendered.strip():
+                blocks.append((offset, TextSegment(rendered.replace("<table>", _TABLE_TAG))))
+        group = []
+    return blocks
+
+
+def split_markdown(text: str) -> list[Segment]:
+    """Markdown → segments, one per top-level block (see :func:`parse_blocks`)."""
+    return [segment for _offset, segment in parse_blocks(text)]
+
+
+WARM_LANGUAGES = ("python", "javascript", "typescript", "bash", "json", "c", "cpp", "rust", "go")
+"""Lexers compiled in the background when the first answer is shown: Pygments compiles a
+lexer's rules on its first use (30–90 ms for Python, measured), a visible stall if it happened
+while an answer streams."""
+_warmed = threading.Event()
+
+
+def warm_lexers() -> None:
+    """Compile the common lexers once, on a daemon thread (later calls do nothing)."""
+    if _warmed.is_set():
+        return
+    _warmed.set()
+
+    def compile_all() -> None:
+        for language in WARM_LANGUAGES:
+            _lexer(language)
+
+    threading.Thread(target=compile_all, name="pygments-warm-up", daemon=True).start()
+
+
+def _lexer(language: str) -> Lexer:
+    try:
+        return get_lexer_by_name(language) if language else TextLexer()
+    except ClassNotFound:
+        return TextLexer()
+
+
+def highlight_html(code: str, language: str, *, dark: bool = False) -> str:
+    """Code as Qt rich text: Pygments' inline-styled HTML in a ``<pre>``."""
+    style = DARK_STYLE if dark else LIGHT_STYLE
+    formatter = HtmlFormatter(noclasses=True, nowrap=True, style=style)
+    body = highlight(code, _lexer(language), formatter).removesuffix("\n")
+    return f'<pre style="margin:0">{body}</pre>'
+
+
+def _is_dark(widget: QWidget) -> bool:
+    return widget.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def open_link(url: str) -> bool:
+    """Open ``url`` in the system browser when its scheme is allowed; True when opened."""
+    link = QUrl(url)
+    if link.scheme().lower() not in LINK_SCHEMES:
+        return False
+    return QDesktopServices.openUrl(link)
+
+
+class CodeBlock(QFrame):
+    """A highlighted code block: language and a Copy button above, the code (scrolls sideways).
+
+    Signals:
+        copied(str): The code was put on the clipboard.
+    """
+
+    copied = Signal(str)
+
+    def __init__(self, segment: CodeSegment, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("codeBlock")
+        self.segment = segment
+        self._dark = False
+        self.language = QLabel(segment.language or "code")
+        self.language.setObjectName("codeLanguage")
+        self.copy_button = QToolButton()
+        self.copy_button.setObjectName("codeCopy")
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolTip("Copy this code")
+        self.copy_button.setAutoRaise(True)
+        self.copy_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.copy_button.clicked.connect(self.copy_code)
+        header = QHBoxLayout()
+        header.setContentsMargins(8, 2, 4, 0)
+        header.addWidget(self.language)
+        header.addStretch(1)
+        header.addWidget(self.copy_button)
+        self.code = QLabel()
+        self.code.setObjectName("codeText")
+        self.code.setTextFormat(Qt.TextFormat.RichText)
+        self.code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code.setContentsMargins(8, 4, 8, 6)
+        self.scroller = QScrollArea()
+        self.scroller.setObjectName("codeScroll")
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller.setWidget(self.code)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(self.scroller)
+        self.set_segment(segment)
+
+    def set_segment(self, segment: CodeSegment) -> None:
+        """Show other code (the block grew while streaming)."""
+        self.segment = segment
+        self.language.setText(segment.language or "code")
+        dark = self._dark = _is_dark(self)
+        self.code.setText(highlight_html(segment.code, segment.language, dark=dark))
+        background = get_style_by_name(DARK_STYLE if dark else LIGHT_STYLE).background_color
+        self.code.setStyleSheet(f"background: {background};")
+        bar = self.scroller.horizontalScrollBar().sizeHint().height()
+        self.scroller.setFixedHeight(self.code.sizeHint().height() + bar)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The system switched between light and dark (QStyleHints.colorScheme): the palette
+        # changes, and the code is highlighted again with the matching Pygments style.
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            dark = _is_dark(self)
+            if dark != self._dark:
+                self.set_segment(self.segment)
+        super().changeEvent(event)
+
+    def copy_code(self) -> None:
+        """Put the code (without fences or highlighting) on the clipboard."""
+        QGuiApplication.clipboard().setText(self.segment.code)
+        self.copy_button.setText("Copied")
+        QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText("Copy"))
+        self.copied.emit(self.segment.code)
+
+
+class MarkdownView(QWidget):
+    """Markdown shown as rich text and code blocks; re-rendered incrementally, throttled.
+
+    Attributes:
+        link_opener: Opens an activated link (default: :func:`open_link`; replaceable in tests).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("answer")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(6)
+        self.markdown = ""
+        self.segments: list[Segment] = []
+        self.renders = 0
+        """How many times the text was re-parsed (for tests and benchmarks)."""
+        self.link_opener: Callable[[str], object] = open_link
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(RENDER_INTERVAL_MS)
+        self._timer.timeout.connect(lambda: self.flush(final=False))
+        self._pending: str | None = None
+        self._offsets: list[int] = []
+        self._partial = False
+        warm_lexers()
+
+    def set_markdown(self, text: str, *, now: bool = False) -> None:
+        """Show ``text``; rendered within :data:`RENDER_INTERVAL_MS` unless ``now``."""
+        self._pending = text
+        if now:
+            self.flush()
+        elif not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self, *, final: bool = True) -> None:
+        """Render the latest text now.
+
+        Args:
+            final: True when the answer ended (or is shown whole): the text is parsed in full.
+                False while it streams: when the new text extends the old, only the last
+                :data:`REPARSED_BLOCKS` blocks are parsed again (earlier blocks cannot change
+                by appending, except through rare reference-style link definitions, which the
+                final render resolves).
+        """
+        self._timer.stop()
+        text, self._pending = self._pending, None
+        redo = final and self._partial  # streamed renders get one full parse at the end
+        if text is None and redo:
+            text = self.markdown
+        if text is None or (text == self.markdown and not redo):
+            return
+        self.renders += 1
+        if not final and text.startswith(self.markdown) and len(self._offsets) > REPARSED_BLOCKS:
+            keep = len(self._offsets) - REPARSED_BLOCKS
+            base = self._offsets[keep]
+            tail = parse_blocks(text[base:])
+            offsets = self._offsets[:keep] + [base + offset for offset, _segment in tail]
+            segments = self.segments[:keep] + [segment for _offset, segment in tail]
+            self._partial = True
+        else:
+            blocks = parse_blocks(text)
+            offsets = [offset for offset, _segment in blocks]
+            segments = [segment for _offset, segment in blocks]
+            self._partial = False
+        self.markdown = text
+        self._offsets = offsets
+        self._show(segments)
+
+    def widgets(self) -> list[QWidget]:
+        """One widget per segment, in order."""
+        items = (self._layout.itemAt(i) for i in range(self._layout.count()))
+        return [w for item in items if item is not None and (w := item.widget()) is not None]
+
+    def code_blocks(self) -> list[CodeBlock]:
+        """The code blocks shown."""
+        return [w for w in self.widgets() if isinstance(w, CodeBlock)]
+
+    def _show(self, segments: list[Segment]) -> None:
+        widgets = self.widgets()
+        for index, segment in enumerate(segments):
+            if index < len(self.segments) and self.segments[index] == segment:
+                continue  # unchanged: not rendered again
+            if index < len(widgets):
+                widget = widgets[index]
+                if isinstance(segment, CodeSegment) and isinstance(widget, CodeBlock):
+                    widget.set_segment(segment)
+                    continue
+                if isinstance(segment, TextSegment) and isinstance(widget, QLabel):
+                    widget.setText(segment.html)
+                    continue
+                self._replace(widget, self._build(segment))
+            else:
+                self._layout.addWidget(self._build(segment))
+        for widget in self.widgets()[len(segments) :]:
+            self._layout.removeWidget(widget)
+            widget.setParent(None)
+            widget.deleteLater()
+        self.segments = segments
+
+    def _on_label_link_activated(self, url: str) -> None:
+        self.link_opener(url)
+
+    def _replace(self, old: QWidget, new: QWidget) -> None:
+        index = self._layout.indexOf(old)
+        self._layout.removeWidget(old)
+        old.setParent(None)
+        old.deleteLater()
+        self._layout.insertWidget(index, new)
+
+    def _build(self, segment: Segment) -> QWidget:
+        if isinstance(segment, CodeSegment):
+            return CodeBlock(segment)
+        label = QLabel(segment.html)
+        label.setObjectName("answerText")
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        label.setOpenExternalLinks(False)
+        label.linkActivated.connect(self._on_label_link_activated)
+        label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        return label
