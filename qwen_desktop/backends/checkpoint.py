@@ -399,7 +399,8 @@ def _files_from_index(path: Path, index: Path) -> list[Path]:
     if missing:
         shown = ", ".join(missing[:3]) + (", …" if len(missing) > 3 else "")
         raise CheckpointError(
-            f"{len(missing)} of {len(names)} weight shards of this model are missing ({shown}).",
+            f"{len(missing)} of {len(names)} weight shards of this model "
+            f"{'is' if len(missing) == 1 else 'are'} missing ({shown}).",
             f"The download is incomplete. {_REDOWNLOAD}",
         )
     return [path / name for name in names]

@@ -9,6 +9,7 @@ exit with status 2; nothing prints a traceback at a user.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -77,3 +78,20 @@ def run(argv: Sequence[str]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        return _report_os_error(exc)
+
+
+def _report_os_error(exc: OSError) -> int:
+    """An ``OSError`` no verb turned into a message (``> /dev/full``, a disk that filled up, a
+    file that could not be used): its reason and what to do, no traceback; exit 1."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        print("  → free some disk space, or write the output somewhere else", file=sys.stderr)
+    if exc.filename is None:
+        # Most likely the output itself: point stdout at devnull so the interpreter's final
+        # flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 1

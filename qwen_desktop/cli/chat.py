@@ -38,10 +38,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_float(text: str) -> float:
+MAX_TEMPERATURE = 2.0
+"""Highest sampling temperature accepted (the OpenAI-compatible APIs' range is 0–2)."""
+
+
+def _temperature(text: str) -> float:
     value = float(text)
-    if not value >= 0:  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    if not 0 <= value <= MAX_TEMPERATURE:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_TEMPERATURE:g}, not {text}")
     return value
 
 
@@ -103,7 +107,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--temperature",
-        type=float,
+        type=_temperature,
         default=None,
         help="0 = greedy; default: Qwen's recommendation.",
     )

@@ -135,26 +135,48 @@ def _gpu_phrase(view: MachineView, placement: Placement | None) -> str:
     return f"{len(pools)} GPUs, {names} ({format_bytes(free)} VRAM free in all)"
 
 
+def _over_free_ram(placement: Placement, view: MachineView) -> bool:
+    """A tight fit that needs more RAM than is free now (full fits on discrete GPUs never are)."""
+    if not placement.tight:
+        return False
+    used = placement.ram_bytes or placement.devices[0].bytes  # unified memory: the GPU's use
+    return used > view.ram_available_bytes
+
+
 def _tight_phrase(placement: Placement, view: MachineView) -> str:
     if not placement.tight:
         return ""
     used = placement.ram_bytes or placement.devices[0].bytes  # unified memory: the GPU's use
+    if _over_free_ram(placement, view):
+        return (
+            f" Tight: close other programs before loading it; only "
+            f"{format_bytes(view.ram_available_bytes)} of RAM is free right now."
+        )
     left = max(0, view.ram_available_bytes - used)
     return f" Tight: leaves only {format_bytes(left)} of RAM for other programs."
 
 
+def ram_phrase(view: MachineView) -> str:
+    """ "23.5 GiB RAM (2.0 GiB kept for the system, 20.7 GiB free now)"."""
+    return (
+        f"{format_bytes(view.ram_capacity_bytes)} RAM "
+        f"({format_bytes(view.ram_reserve_bytes)} kept for the system, "
+        f"{format_bytes(view.ram_available_bytes)} free now)"
+    )
+
+
 def _wont_fit_reason(need: int, ctx: str, view: MachineView) -> str:
-    ram = format_bytes(view.ram_available_bytes)
+    ram = ram_phrase(view)
     if view.discrete_pools:
         free = sum(pool.free_bytes for pool in view.discrete_pools)
         names = " + ".join(pool.name for pool in view.discrete_pools)
-        has = f"{ram} free RAM and {format_bytes(free)} free VRAM on {names}"
+        has = f"{ram} and {format_bytes(free)} free VRAM on {names}"
     elif view.pools:
-        has = f"{ram} free RAM, shared with {view.pools[0].name}"
+        has = f"{ram}, shared with {view.pools[0].name}"
     elif view.has_gpus:
-        has = f"{ram} free RAM and no GPU the engine can use"
+        has = f"{ram} and no GPU the engine can use"
     else:
-        has = f"{ram} free RAM and no GPU"
+        has = f"{ram} and no GPU"
     return f"Too large: needs {format_bytes(need)} at {ctx} context; this machine has {has}."
 
 
@@ -318,6 +340,7 @@ def estimate_fit(
         reason=reason,
         devices=placement.devices,
         tight=placement.tight,
+        over_free_ram=_over_free_ram(placement, view),
         measurement=applied,
         cpu_expert_layers=placement.cpu_expert_layers,
         **common,
@@ -347,8 +370,9 @@ def _describe(
     else:
         runs = f"Too large for {where}; runs" if view.pools else "Runs"
         reason = (
-            f"{runs} on the CPU: needs {format_bytes(need)} of "
-            f"{format_bytes(view.ram_available_bytes)} free RAM at {label} context; {expect}."
+            f"{runs} on the CPU: needs {format_bytes(need)} at {label} context of "
+            f"{format_bytes(view.ram_budget_bytes)} usable RAM "
+            f"({format_bytes(view.ram_reserve_bytes)} kept for the system); {expect}."
         )
         result = (FitVerdict.CPU_ONLY, "ram", view.ram_available_bytes, "RAM", reason)
     verdict, pool, free, pool_name, reason = result

@@ -2,14 +2,18 @@
 
 Pure functions over a :class:`~qwen_desktop.core.machine.MachineReport`.
 
-RAM headroom (an assumption; no published source): a model may plan to use the available RAM
-minus a reserve for the operating system, this app and whatever the user opens next: the
-smaller of :data:`RAM_RESERVE_MAX_BYTES` (2 GiB) and :data:`RAM_RESERVE_SHARE` (15 %) of the RAM,
-so that small boards can still run small models. A fit that leaves less than
-:data:`COMFORT_RESERVE_MAX_BYTES` (4 GiB, or :data:`COMFORT_RESERVE_SHARE` = 30 % of RAM on small
-machines) is *tight*: it runs, but the machine will swap or the app be killed when the user opens
-a browser. Ollama keeps no reserve (it loads whatever fits free memory) and memory-fit.md
-suggested ``free RAM × margin``; both let a model take the last gigabyte of a laptop.
+RAM headroom (an assumption; no published source): a model may plan to use the machine's RAM
+(its total, or a container limit) minus a reserve for the operating system, this app and
+whatever the user opens next: the smaller of :data:`RAM_RESERVE_MAX_BYTES` (2 GiB) and
+:data:`RAM_RESERVE_SHARE` (15 %) of the RAM, so that small boards can still run small models.
+The verdict is a property of the machine, not of the moment: what other programs hold *now*
+(available RAM) does not turn a model that fits into one that doesn't; instead a fit that needs
+more than is free now is *tight* and says to close other programs first. A fit that leaves less
+than :data:`COMFORT_RESERVE_MAX_BYTES` (4 GiB, or :data:`COMFORT_RESERVE_SHARE` = 30 % of RAM on
+small machines) is *tight* too: it runs, but the machine will swap or the app be killed when the
+user opens a browser. Ollama keeps no reserve (it loads whatever fits free memory) and
+memory-fit.md suggested ``free RAM × margin``; both let a model take the last gigabyte of a
+laptop, and both flip their answer with whatever else happens to be open.
 
 GPUs: only vendors the engines accelerate count (NVIDIA via CUDA, AMD via ROCm, Apple via Metal;
 Intel and unknown GPUs are ignored). Unified-memory GPUs (Apple Silicon, APUs, iGPUs) share RAM:
@@ -137,6 +141,18 @@ def _ram_total(machine: MachineReport) -> int:
     return machine.memory.usable_total_bytes or available_ram_bytes(machine)
 
 
+def ram_capacity_bytes(machine: MachineReport) -> int:
+    """RAM the machine can give a model at all: its usable total, capped by a container limit.
+
+    When the probe could not read the total (0), the available RAM is taken instead.
+    """
+    memory = machine.memory
+    capacity = memory.usable_total_bytes or available_ram_bytes(machine)
+    if memory.limit_bytes is not None:
+        capacity = min(capacity, memory.limit_bytes)
+    return max(0, capacity)
+
+
 def ram_reserve_bytes(machine: MachineReport) -> int:
     """RAM kept free for everything else: ``min(2 GiB, 15 % of RAM)`` (module docstring)."""
     return int(min(RAM_RESERVE_MAX_BYTES, RAM_RESERVE_SHARE * _ram_total(machine)))
@@ -148,8 +164,9 @@ def comfort_reserve_bytes(machine: MachineReport) -> int:
 
 
 def ram_budget_bytes(machine: MachineReport) -> int:
-    """RAM a model may plan to use: available RAM minus :func:`ram_reserve_bytes` (≥ 0)."""
-    return max(0, available_ram_bytes(machine) - ram_reserve_bytes(machine))
+    """RAM a model may plan to use: :func:`ram_capacity_bytes` minus :func:`ram_reserve_bytes`
+    (≥ 0). What is free right now only makes a fit *tight* (module docstring)."""
+    return max(0, ram_capacity_bytes(machine) - ram_reserve_bytes(machine))
 
 
 def gpu_overhead_bytes(gpu: GpuInfo, engine: str = "ollama") -> int:
@@ -204,7 +221,7 @@ def _pool(gpu: GpuInfo, machine: MachineReport, engine: str) -> GpuPool:
     free = gpu.vram_free_bytes
     usable = free * GPU_MARGIN
     if gpu.unified_memory:
-        free = min(free, available_ram_bytes(machine))
+        free = min(free, ram_capacity_bytes(machine))
         usable = min(free * GPU_MARGIN, ram_budget_bytes(machine))
     return GpuPool(
         gpu=gpu,

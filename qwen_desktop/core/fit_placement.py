@@ -43,6 +43,8 @@ from qwen_desktop.core.fit_devices import (
     cpu_effective_bandwidth,
     engine_gpu_pools,
     ram_budget_bytes,
+    ram_capacity_bytes,
+    ram_reserve_bytes,
 )
 from qwen_desktop.core.fit_memory import (
     CPU_OVERHEAD_BYTES,
@@ -67,8 +69,10 @@ class MachineView:
 
     Attributes:
         pools: Usable GPUs, most free memory first (see ``engine_gpu_pools``).
-        ram_available_bytes: Available RAM (container limit applied).
-        ram_budget_bytes: Available RAM minus the reserve.
+        ram_available_bytes: RAM free right now (container limit applied).
+        ram_capacity_bytes: The machine's RAM (its total, or a container limit).
+        ram_reserve_bytes: RAM kept for the system and other programs.
+        ram_budget_bytes: The capacity minus the reserve: what a model may plan to use.
         comfort_reserve_bytes: RAM a comfortable fit leaves free.
         cpu_bandwidth: Effective CPU decode bandwidth (bytes/s).
         has_gpus: True when the machine lists any GPU (even one the engines cannot use).
@@ -76,6 +80,8 @@ class MachineView:
 
     pools: tuple[GpuPool, ...]
     ram_available_bytes: int
+    ram_capacity_bytes: int
+    ram_reserve_bytes: int
     ram_budget_bytes: int
     comfort_reserve_bytes: int
     cpu_bandwidth: float
@@ -87,6 +93,8 @@ class MachineView:
         return cls(
             pools=tuple(engine_gpu_pools(machine, engine)),
             ram_available_bytes=available_ram_bytes(machine),
+            ram_capacity_bytes=ram_capacity_bytes(machine),
+            ram_reserve_bytes=ram_reserve_bytes(machine),
             ram_budget_bytes=ram_budget_bytes(machine),
             comfort_reserve_bytes=comfort_reserve_bytes(machine),
             cpu_bandwidth=cpu_effective_bandwidth(machine),
@@ -176,6 +184,7 @@ def _ram_use(view: MachineView, need: float, layers: int) -> DeviceUse:
 
 
 def _ram_tight(view: MachineView, need: float) -> bool:
+    """Leaves less than the comfort reserve of the RAM free now (or needs more than is free)."""
     return view.ram_available_bytes - need < view.comfort_reserve_bytes
 
 

@@ -110,6 +110,8 @@ class FitEstimate:
         vision_bytes: Vision tower weights plus one image's working memory (VL models).
         devices: Use per device (GPUs, then RAM).
         tight: True when it fits without comfortable headroom (fit_devices.py).
+        over_free_ram: True when it needs more RAM than is free right now: the machine has it,
+            other programs hold it (close them first).
         max_context: Largest context per way of running.
         options: Other placements worth knowing (MoE experts on the CPU).
         measurement: The measurement applied to the speed, if any.
@@ -136,6 +138,7 @@ class FitEstimate:
     vision_bytes: int = 0
     devices: tuple[DeviceUse, ...] = ()
     tight: bool = False
+    over_free_ram: bool = False
     max_context: MaxContext | None = None
     options: tuple[FitOption, ...] = ()
     measurement: Measurement | None = None
@@ -192,7 +195,8 @@ def max_context_label(tokens: int) -> str:
 
 
 def speed_label(tokens_per_second: float) -> str:
-    """``about 12 tokens/s``; one decimal below 1 token/s."""
+    """``about 12 tokens/s``, ``about 1 token/s``; one decimal below 1 token/s."""
     if tokens_per_second < 1:
         return f"about {tokens_per_second:.1f} tokens/s"
-    return f"about {round(tokens_per_second)} tokens/s"
+    rounded = round(tokens_per_second)
+    return f"about {rounded} token{'s' if rounded != 1 else ''}/s"

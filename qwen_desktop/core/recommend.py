@@ -2,15 +2,18 @@
 
 Ranking (see :func:`recommend`):
 
-1. Fit tier: ``full_gpu`` > ``partial_gpu`` > ``cpu_only`` > ``wont_fit``.
-2. Within a tier, comfortable fits before tight ones: a model that leaves the system less than
+1. Usable first: every fit estimated comfortably fast (≥ 7.5 tokens/s), whatever runs it, so
+   Qwen3-8B partly on an 8 GB GPU at ~20 tokens/s ranks with the models fully on it. Then the
+   slow fits by tier: ``full_gpu`` > ``partial_gpu`` > ``cpu_only``; ``wont_fit`` last.
+2. Within a group, comfortable fits before tight ones: a model that leaves the system less than
    the comfortable RAM headroom (``fit_devices.py``: 4 GiB, or 30 % of RAM on small machines)
    runs, but the machine swaps as soon as the user opens a browser. So on a 2-core machine with
    23 GiB free, Qwen3-30B-A3B (19 GB) is listed, marked tight, below the models that leave room.
-3. Then variants estimated to be comfortably fast (≥ about 8 tokens/s).
-4. Then bigger and newer: a rough quality score, ``dense-equivalent parameters × generation
-   factor`` (:func:`quality_score`), so that Qwen3 beats Qwen2.5 at similar size.
-5. Ties: verified catalog figures first, then variants in Ollama's library, then by id.
+   Last among the tight: fits that need more RAM than is free now (other programs must close).
+3. Usable fits: bigger and newer first, by a rough quality score, ``dense-equivalent parameters
+   × generation factor`` (:func:`quality_score`), so that Qwen3 beats Qwen2.5 at similar size.
+   Slow fits: faster first (a 14B model at 1 token/s is no help; the 7B at 3 is some).
+4. Ties: verified catalog figures first, then variants in Ollama's library, then by id.
 
 Won't-fit variants come last, smallest need first. Each recommendation's ``reason`` is the fit
 estimate's sentences plus what the user must know before picking it: how it thinks (case C5: a
@@ -152,19 +155,21 @@ def _reason(
 
 
 _SortKey = tuple[int, bool, bool, float, bool, bool, str]
+"""(group, tight, over free RAM, −quality or −speed, unverified, not in Ollama, id)."""
 
 
 def _sort_key(variant: Variant, fit: FitEstimate) -> _SortKey:
     tier = VERDICT_ORDER.index(fit.verdict)
     if fit.verdict is FitVerdict.WONT_FIT:
         # Closest to fitting first.
-        return (tier, False, False, float(fit.total_bytes), False, False, variant.id)
+        return (1 + tier, False, False, float(fit.total_bytes), False, False, variant.id)
     speed = fit.tokens_per_second_estimate or 0.0
+    usable = speed >= COMFORTABLE_TOKENS_PER_SECOND
     return (
-        tier,
+        0 if usable else 1 + tier,
         fit.tight,
-        speed < COMFORTABLE_TOKENS_PER_SECOND,
-        -quality_score(variant),
+        fit.over_free_ram,
+        -quality_score(variant) if usable else -speed,
         not variant.verified,
         variant.ollama is None,
         variant.id,

@@ -13,7 +13,11 @@ the CPU section reports ``memory_bandwidth_bytes_per_second``:
   reaches roughly 70–90 % of the theoretical peak; the figure is not inflated to a peak, and
   ``memory_bandwidth_method="measured"`` tells it apart from the table's peaks.
 * **Cached** in ``<data dir>/hardware-cache.json`` keyed by CPU model + RAM size (GiB), so the
-  measurement runs once per machine and ``scan`` stays fast.
+  measurement runs once per machine and ``scan`` stays fast. A copy competes with whatever else
+  runs (a model loading, a build): when more than :data:`BUSY_CPU_SHARE` of the CPU was in use
+  just before measuring, the figure is kept as *provisional* and measured again at the next
+  start; the cache always keeps the best figure seen (a busy machine only ever lowers a copy's
+  speed, so the highest is the closest to the truth).
 * **Table** (:func:`table_bandwidth`): published peaks of Apple chips and of a few SoCs with
   soldered memory; else, on x86, a typical dual-channel DDR4-3200 (51.2 GB/s).
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import datetime
 import json
 import mmap
@@ -43,6 +48,22 @@ MIN_AVAILABLE_RAM_BYTES = 2 * GIB
 """Below this much available RAM the two buffers are not allocated (the table is used)."""
 
 CACHE_FILE_NAME = "hardware-cache.json"
+
+BUSY_CPU_SHARE = 0.25
+"""Share of all cores in use (sampled for :data:`BUSY_SAMPLE_SECONDS` before measuring) above
+which a measurement is provisional (an assumption: the copy needs every core to itself)."""
+BUSY_SAMPLE_SECONDS = 0.1
+
+
+def cpu_busy_share() -> float:
+    """Share of all cores in use right now (0–1), sampled over :data:`BUSY_SAMPLE_SECONDS`
+    with psutil; 0 when psutil is missing."""
+    try:
+        import psutil
+    except ImportError:
+        return 0.0
+    return float(psutil.cpu_percent(interval=BUSY_SAMPLE_SECONDS)) / 100.0
+
 
 APPLE_GB_PER_SECOND: dict[str, float] = {
     # Apple's published unified-memory bandwidth per chip (Apple newsroom / tech specs pages).
@@ -96,6 +117,8 @@ class BandwidthFigure:
     method: str
     source: str
     single_thread_bytes_per_second: int | None = None
+    provisional: bool = False
+    """Measured while the computer was busy: measured again at the next start."""
 
 
 def _copy(dst: int, src: int, size: int, threads: int) -> float:
@@ -223,7 +246,9 @@ def _figure_from_entry(entry: object) -> BandwidthFigure | None:
     value, single, source = (entry.get(k) for k in ("bytes_per_second", "single", "source"))
     if not (isinstance(value, int) and value > 0 and isinstance(source, str)):
         return None
-    return BandwidthFigure(value, "measured", source, single if isinstance(single, int) else None)
+    single_value = single if isinstance(single, int) else None
+    provisional = entry.get("provisional") is True
+    return BandwidthFigure(value, "measured", source, single_value, provisional)
 
 
 def write_cache(path: Path, key: str, figure: BandwidthFigure) -> None:
@@ -235,6 +260,7 @@ def write_cache(path: Path, key: str, figure: BandwidthFigure) -> None:
         "bytes_per_second": figure.bytes_per_second,
         "single": figure.single_thread_bytes_per_second,
         "source": figure.source,
+        "provisional": figure.provisional,
     }
     data["memory_bandwidth"] = entries
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +294,7 @@ def memory_bandwidth(
     gpu_cores: int | None = None,
     measurer: Callable[[int], Measurement] = measure_copy_bandwidth,
     today: Callable[[], datetime.date] = datetime.date.today,
+    busy_share: Callable[[], float] | None = None,
 ) -> tuple[BandwidthFigure | None, str | None]:
     """The bandwidth figure for this machine: cached, else measured (and cached), else table.
 
@@ -282,6 +309,8 @@ def memory_bandwidth(
         gpu_cores: Apple GPU cores, for the table.
         measurer: Measures (tests inject a fake).
         today: Today's date (tests inject one).
+        busy_share: Share of the CPU in use just before measuring (default
+            :func:`cpu_busy_share`; tests inject one).
 
     Returns:
         ``(figure, problem)``: the figure (None when nothing applies) and, when a measurement
@@ -291,17 +320,30 @@ def memory_bandwidth(
     if not measure:
         return table, None
     key = cache_key(cpu_model, ram_total_bytes)
+    cached: BandwidthFigure | None = None
     if cache_path is not None:
         section = _read_cache(cache_path).get("memory_bandwidth")
         cached = _figure_from_entry(section.get(key) if isinstance(section, dict) else None)
-        if cached is not None:
+        if cached is not None and not cached.provisional:
             return cached, None
     if ram_available_bytes is not None and ram_available_bytes < MIN_AVAILABLE_RAM_BYTES:
-        return table, "not measured: less than 2 GiB of RAM is available"
+        return cached or table, "not measured: less than 2 GiB of RAM is available"
+    busy = (busy_share or cpu_busy_share)()
+    if cached is not None and busy > BUSY_CPU_SHARE:
+        return cached, None  # still busy: keep the provisional figure, measure next time
     try:
         figure = measured_figure(measurer(threads), today())
     except Exception as exc:
-        return table, f"the measurement failed ({type(exc).__name__}: {exc})"
+        return cached or table, f"the measurement failed ({type(exc).__name__}: {exc})"
+    if busy > BUSY_CPU_SHARE:
+        figure = dataclasses.replace(
+            figure,
+            provisional=True,
+            source=f"{figure.source}; the computer was busy ({busy:.0%} of the CPU in use), "
+            "so it is measured again at the next start",
+        )
+    if cached is not None and cached.bytes_per_second > figure.bytes_per_second:
+        figure = dataclasses.replace(cached, provisional=figure.provisional)
     if cache_path is not None:
         try:
             write_cache(cache_path, key, figure)

@@ -227,7 +227,7 @@ class RecommendationRow(QWidget):
         speed = fit.tokens_per_second_estimate
         facts = [f"needs {format_bytes(fit.total_bytes)}"]
         if fit.verdict != "wont_fit" and speed:
-            facts.append(f"~{speed:.0f} tokens/s")
+            facts.append(f"~{speed:.0f} tokens/s" if speed >= 1 else f"~{speed:.1f} tokens/s")
         detail = QLabel(" · ".join(f for f in facts if f))
         detail.setObjectName("recommendationFacts")
         second.addWidget(pill)

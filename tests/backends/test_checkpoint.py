@@ -205,7 +205,7 @@ def test_missing_shard(model_dir: Path) -> None:
     (model_dir / "model-00002-of-00002.safetensors").unlink()
     error = refused(model_dir)
     assert error.message == (
-        "1 of 2 weight shards of this model are missing (model-00002-of-00002.safetensors)."
+        "1 of 2 weight shards of this model is missing (model-00002-of-00002.safetensors)."
     )
     assert "incomplete" in error.action
 

@@ -217,3 +217,13 @@ def test_url_with_the_transformers_engine_is_refused(
     )
     assert status == 2
     assert "--url applies to the ollama and openai engines only." in err
+
+
+@pytest.mark.parametrize("value", ["-1", "2.5", "nan"])
+def test_a_temperature_outside_0_to_2_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.run(["chat", "--model", str(tmp_path), "hi", "--temperature", value])
+    assert caught.value.code == 2
+    assert f"must be between 0 and 2, not {value}" in capsys.readouterr().err

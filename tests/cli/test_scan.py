@@ -105,6 +105,24 @@ def test_python_m_qwen_desktop_scan_json(tmp_path: Path) -> None:
     _check_json(json.loads(completed.stdout), tmp_path)
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_for_the_output_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run(
+            [sys.executable, "-m", "qwen_desktop", "scan", "--json", "--models-dir", str(tmp_path)],
+            cwd=REPO,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert "error: No space left on device" in completed.stderr
+    assert "free some disk space" in completed.stderr
+
+
 def test_importing_the_verb_stays_light() -> None:
     code = (
         "import sys, qwen_desktop.cli.scan\n"

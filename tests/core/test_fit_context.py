@@ -77,15 +77,31 @@ def test_quantized_kv_cache_buys_context(catalog: Catalog) -> None:
 
 
 def test_cpu_only_laptop_and_apple(catalog: Catalog) -> None:
-    # Laptop: 10 GiB RAM budget − 5.2e9 − 256 MiB − 4·512·(1 + 8192), per token 144 KiB + 67,584.
-    cpu = floor_256((10 * GiB - 5.2e9 - 256 * MiB - 2048 * 8193) / (144 * KiB + GRAPH_SLOPE))
-    assert cpu == 24_320
+    # Laptop: 16 GiB RAM less the 2 GiB reserve = 14 GiB budget (whatever is open now).
+    # Qwen3-8B: 14 GiB − 5.2e9 − 256 MiB − 4·512·(1 + 8192), per token 144 KiB + 67,584: more
+    # than its 40,960-token window, so the window is the answer.
+    cpu_8b = (14 * GiB - 5.2e9 - 256 * MiB - 2048 * 8193) / (144 * KiB + GRAPH_SLOPE)
+    assert cpu_8b > 40_960
     laptop = estimate_fit(catalog.get("qwen3-8b"), profile("laptop_16gib_no_gpu"))
-    assert laptop.max_context_tokens == {"full_gpu": None, "partial_gpu": None, "cpu_only": cpu}
-    # Apple M2: the unified pool is the 10 GiB RAM budget too; Metal's minimum is 512 MiB.
-    gpu = floor_256((10 * GiB - 5.2e9 - 512 * MiB - 2048 * 8193) / (144 * KiB + GRAPH_SLOPE))
-    assert gpu == 23_040
-    apple = estimate_fit(catalog.get("qwen3-8b"), profile("apple_unified_16gib"))
+    assert laptop.max_context_tokens == {
+        "full_gpu": None,
+        "partial_gpu": None,
+        "cpu_only": 40_960,
+    }
+    # Qwen3-14B: 9.3e9 of weights, 160 KiB of KV cache and 4·512·41 of graph per token.
+    slope_14b = 160 * KiB + 2048 * 41
+    cpu = floor_256((14 * GiB - 9.3e9 - 256 * MiB - 2048 * (1 + 2 * 5120)) / slope_14b)
+    assert cpu == 21_760
+    laptop_14b = estimate_fit(catalog.get("qwen3-14b"), profile("laptop_16gib_no_gpu"))
+    assert laptop_14b.max_context_tokens == {
+        "full_gpu": None,
+        "partial_gpu": None,
+        "cpu_only": cpu,
+    }
+    # Apple M2: the unified pool is the 14 GiB RAM budget too; Metal's minimum is 512 MiB.
+    gpu = floor_256((14 * GiB - 9.3e9 - 512 * MiB - 2048 * (1 + 2 * 5120)) / slope_14b)
+    assert gpu == 20_736
+    apple = estimate_fit(catalog.get("qwen3-14b"), profile("apple_unified_16gib"))
     assert apple.max_context_tokens == {"full_gpu": gpu, "partial_gpu": None, "cpu_only": cpu}
 
 

@@ -63,18 +63,28 @@ def test_ranking_rules_hold_everywhere(catalog: Catalog, name: str, task: str) -
     recs = recommend(catalog, profile(name), task, context_tokens=8192)
     assert [rec.rank for rec in recs] == list(range(1, len(recs) + 1))
     assert set(ids(recs)) == {variant.id for variant in catalog.for_task(task)}
-    tiers = [TIER[rec.fit.verdict] for rec in recs]
-    assert tiers == sorted(tiers), "verdict tiers out of order"
+    def usable(rec: Recommendation) -> bool:
+        return rec.fit.fits and (rec.fit.tokens_per_second_estimate or 0) >= 7.5
+
+    # Usable fits (≥ 7.5 tokens/s, whatever runs them) first, then slow fits by verdict tier.
+    groups = [0 if usable(rec) else 1 + TIER[rec.fit.verdict] for rec in recs]
+    assert groups == sorted(groups), "groups out of order"
     for before, after in itertools.pairwise(recs):
-        if before.fit.verdict != after.fit.verdict or before.fit.verdict is FitVerdict.WONT_FIT:
+        same_group = usable(before) == usable(after) and (
+            usable(before) or before.fit.verdict == after.fit.verdict
+        )
+        if not same_group or before.fit.verdict is FitVerdict.WONT_FIT:
             continue
-        # Within a verdict: comfortable before tight, then fast (≥ 7.5 tokens/s) before slow,
-        # then bigger and newer first.
-        key_before = (before.fit.tight, (before.fit.tokens_per_second_estimate or 0) < 7.5)
-        key_after = (after.fit.tight, (after.fit.tokens_per_second_estimate or 0) < 7.5)
+        # Within a group: comfortable before tight, tight before needing other programs closed,
+        # then bigger and newer first (usable) or faster first (slow).
+        key_before = (before.fit.tight, before.fit.over_free_ram)
+        key_after = (after.fit.tight, after.fit.over_free_ram)
         assert key_before <= key_after, f"{before.variant.id} ranked above {after.variant.id}"
-        if key_before == key_after:
+        if key_before == key_after and usable(before):
             assert quality_score(before.variant) >= quality_score(after.variant)
+        elif key_before == key_after:
+            speed_before = before.fit.tokens_per_second_estimate or 0
+            assert speed_before >= (after.fit.tokens_per_second_estimate or 0)
 
 
 def test_task_filters(catalog: Catalog) -> None:

@@ -18,6 +18,7 @@ from qwen_desktop.hardware.bandwidth import (
     memory_bandwidth,
     table_bandwidth,
 )
+from qwen_desktop.hardware.bandwidth import cpu_busy_share as real_cpu_busy_share
 
 GIB = 1024**3
 DAY = datetime.date(2026, 11, 29)
@@ -209,3 +210,42 @@ def test_table_default_by_architecture() -> None:
     assert figure is not None and figure.bytes_per_second == 51_200_000_000
     assert table_bandwidth("AMD EPYC", machine="AMD64") == figure  # Windows spelling
     assert table_bandwidth("Cortex-A76", machine="aarch64") is None
+
+
+def test_the_real_busy_share_is_a_fraction() -> None:
+    share = real_cpu_busy_share()  # imported before the suite's quiet-machine patch
+    assert 0.0 <= share <= 1.0
+
+
+def test_busy_measurement_is_provisional_remeasured_and_the_best_kept(tmp_path: Path) -> None:
+    cache = tmp_path / "hardware-cache.json"
+    calls: list[int] = []
+    values = iter([8_000_000_000, 20_000_000_000, 15_000_000_000])
+
+    def measurer(threads: int) -> Measurement:
+        calls.append(threads)
+        value = next(values)
+        return Measurement(value, value // 2, threads, 128 * MIB, 0.2)
+
+    def run(busy: float) -> BandwidthFigure | None:
+        figure, problem = memory_bandwidth(
+            "CPU", 8 * GIB, threads=2, cache_path=cache, measurer=measurer,
+            today=lambda: DAY, busy_share=lambda: busy,
+        )  # fmt: skip
+        assert problem is None
+        return figure
+
+    # A model loading beside the measurement: the low figure is kept, marked provisional.
+    first = run(0.9)
+    assert first is not None and first.provisional
+    assert first.bytes_per_second == 8_000_000_000
+    assert "the computer was busy (90% of the CPU in use)" in first.source
+    # Still busy at the next start: the provisional figure is reused, nothing measured.
+    assert run(0.8) == first and calls == [2]
+    # Idle: measured again; the better figure replaces it and is settled.
+    second = run(0.05)
+    assert second is not None and not second.provisional
+    assert second.bytes_per_second == 20_000_000_000 and calls == [2, 2]
+    # Settled: read from the cache from now on.
+    assert run(0.0) == second and calls == [2, 2]
+    assert json.loads(cache.read_text())["memory_bandwidth"]["CPU|8 GiB"]["provisional"] is False
