@@ -18,12 +18,13 @@ dtype and context, a fresh Python process:
 4. reports ``ru_maxrss`` (peak resident memory) and the engine's ``Usage`` (tokens/s, TTFT).
 
 Measured = peak RSS − RSS at start (the engine's whole footprint: torch, weights, KV cache,
-activations). Each case runs twice: with glibc's default malloc arenas (what the app does today)
-and with ``MALLOC_ARENA_MAX=1``: the engine generates on its own thread, whose per-thread arena
-fragments and holds freed activation memory, so the default run shows the tensors plus that
-slack. Predicted = :func:`qwen_desktop.core.fit.estimate_fit` ``total_bytes`` for the same model,
-engine ``transformers``, dtype and context, on a report of this machine (its measured copy
-bandwidth). The goal is ±10 %. Nothing here runs in the test suite.
+activations). Each case runs twice: with glibc's default malloc arenas, and as the app runs
+(one arena, set at start by ``qwen_desktop.backends.native_memory.limit_malloc_arenas``): the
+engine generates on its own thread, whose per-thread arena fragments and holds freed activation
+memory, so the default run shows the tensors plus that slack. Predicted =
+:func:`qwen_desktop.core.fit.estimate_fit` ``total_bytes`` for the same model, engine
+``transformers``, dtype and context, on a report of this machine (its measured copy bandwidth).
+The goal is ±10 %. Nothing here runs in the test suite.
 """
 
 from __future__ import annotations
@@ -151,6 +152,10 @@ def worker(folder: str, dtype: str, context: int, new_tokens: int) -> dict[str, 
     import resource
 
     start_rss = _rss_bytes()
+    from qwen_desktop.backends.native_memory import limit_malloc_arenas
+
+    if not os.environ.get(GLIBC_DEFAULT_ENV):
+        limit_malloc_arenas()  # what qwen_desktop.app.main does at start
     from qwen_desktop.backends import transformers_loading
     from qwen_desktop.backends.base import ModelSpec
     from qwen_desktop.backends.transformers_backend import TransformersBackend
@@ -233,7 +238,9 @@ def measure_bandwidth() -> int | None:
     return int(measure_copy_bandwidth(cores).bytes_per_second)
 
 
-ALLOCATORS = (("default", {}), ("1 arena", {"MALLOC_ARENA_MAX": "1"}))
+GLIBC_DEFAULT_ENV = "QWEN_BENCH_GLIBC_DEFAULT_ARENAS"
+"""Set in a worker's environment: skip the app's arena limit (glibc's default arenas)."""
+ALLOCATORS = (("default", {GLIBC_DEFAULT_ENV: "1"}), ("1 arena", {}))
 MiB = 1024**2
 
 
@@ -313,7 +320,8 @@ def main() -> int:
     machine = this_machine(bandwidth)
     shown = f"{bandwidth / 1e9:.1f} GB/s" if bandwidth else "unknown"
     print(f"CPU copy bandwidth: {shown}; {machine.cpu.physical_cores} cores")
-    print("MiB; meas = peak RSS growth with glibc's default arenas, meas1 = MALLOC_ARENA_MAX=1;")
+    print("MiB; meas = peak RSS growth with glibc's default arenas, meas1 = as the app runs")
+    print("(one malloc arena, backends/native_memory.py);")
     print("ratio = predicted / measured; tok/s: predicted, measured (default, 1 arena);")
     print("rt = RSS after import + load (weights not read yet), ttft in seconds")
     print(
@@ -335,7 +343,7 @@ def main() -> int:
                         cases = run_cases(folder, dtype, ctx, args.new_tokens)
                         if cases:
                             ratios.append(report(variant, machine, dtype, ctx, cases))
-    for index, name in enumerate(("default arenas", "MALLOC_ARENA_MAX=1")):
+    for index, name in enumerate(("glibc default arenas", "the app: one arena")):
         values = [pair[index] for pair in ratios]
         if values:
             worst = max(values, key=lambda r: abs(r - 1))
