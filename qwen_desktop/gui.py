@@ -25,15 +25,18 @@ from qwen_desktop.core.paths import AppPaths, resources_dir
 from qwen_desktop.qt.catalog_model import CatalogFitModel
 from qwen_desktop.qt.conversation_controller import ConversationController, open_store
 from qwen_desktop.qt.downloads_controller import DownloadsController
+from qwen_desktop.qt.engine_controller import EngineController
 from qwen_desktop.qt.hardware_controller import HardwareController
+from qwen_desktop.qt.library_model import LibraryController, installed_predicate
 from qwen_desktop.qt.loop import install_asyncgen_hooks, new_qt_event_loop
 from qwen_desktop.qt.model_controller import ModelController
 from qwen_desktop.qt.monitor_controller import MonitorController
 from qwen_desktop.services.advisor import latest_measurements
 from qwen_desktop.services.answer_recorder import AnswerRecorder
-from qwen_desktop.services.downloads import QUEUE_FILE_NAME, DownloadQueue
+from qwen_desktop.services.downloads import ACTIVE_STATES, QUEUE_FILE_NAME, DownloadQueue
+from qwen_desktop.services.engines import TRANSFORMERS_LABEL, SwitchableBackend
 from qwen_desktop.services.health import engine_facts_for, estimate_for_loaded
-from qwen_desktop.services.library import hub_cache_dir
+from qwen_desktop.services.library import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
 from qwen_desktop.services.measurements import MeasurementStore
 from qwen_desktop.services.sampler import ResourceSampler
 from qwen_desktop.ui.main_window import MainWindow
@@ -48,7 +51,7 @@ def build_window(paths: AppPaths) -> MainWindow:
     The chat history is opened from ``paths.data_dir``; when it cannot be (a damaged database),
     the window says so and offers a new, empty history: it is never replaced silently.
     """
-    backend = TransformersBackend()
+    backend = SwitchableBackend(TransformersBackend(), TRANSFORMERS_LABEL)
     store, store_error = open_store(paths.data_dir)
     chat = ConversationController(backend, store, store_error=store_error)
     models = ModelController(backend)
@@ -66,16 +69,69 @@ def build_window(paths: AppPaths) -> MainWindow:
     )
     _wire_monitor(window, MonitorController(ResourceSampler()))
     _wire_downloads(window, paths)
+    _wire_engines(window, paths)
     return window
 
 
+def _wire_engines(window: MainWindow, paths: AppPaths) -> None:
+    """Engine choice: the embedded Ollama, a running one (C8), Transformers, a server.
+
+    The window starts on the in-process Transformers engine; :func:`run_window` then applies
+    the default engine (``EngineController.start_default``) unless a model folder was given.
+    """
+    engines = EngineController(window.models, paths, is_busy=lambda: window.chat.busy)
+    engines.setParent(window)
+    window.install_engine_ui(engines)
+    window.hardware.scan_finished.connect(
+        lambda machine: engines.set_gpu_present(bool(machine.gpus))
+    )
+
+
 def _wire_downloads(window: MainWindow, paths: AppPaths) -> None:
-    """The download queue (``<data dir>/downloads.json``) into the Hugging Face cache
-    (``QWEN_DESKTOP_MODELS_DIR`` or huggingface_hub's); it resumes in :func:`run_window`."""
-    queue = DownloadQueue(paths.data_dir / QUEUE_FILE_NAME, hub_cache_dir())
+    """The download queue (``<data dir>/downloads.json``) into the models folder
+    (``QWEN_DESKTOP_MODELS_DIR``, the settings' choice, or huggingface_hub's cache); it resumes
+    in :func:`run_window`. Ollama pulls go to the app's embedded Ollama while it is ready."""
+
+    def ollama_url() -> str | None:
+        engines = getattr(window, "engines", None)
+        server = engines.server if engines is not None else None
+        return server.url if server is not None and server.state == "ready" else None
+
+    queue = DownloadQueue(
+        paths.data_dir / QUEUE_FILE_NAME, hub_cache_dir(paths.config_dir), ollama_url=ollama_url
+    )
     downloads = DownloadsController(queue, window.catalog_model.catalog)
     downloads.setParent(window)
     window.install_downloads(downloads)
+    _wire_library(window, paths, queue)
+
+
+def _wire_library(window: MainWindow, paths: AppPaths, queue: DownloadQueue) -> None:
+    """The Library page over the queue's models folder: loads are recorded (last used),
+    finished downloads refresh it, its listing marks catalog variants installed, and a new
+    models folder is used by the queue too. The first listing runs in :func:`run_window`."""
+    library = LibraryController(
+        ModelLibrary(paths.data_dir / LIBRARY_FILE_NAME, queue.cache_dir),
+        paths.config_dir,
+        busy_reason=lambda: (
+            "Downloads are running into the models folder."
+            if any(job.state in ACTIVE_STATES for job in queue.jobs)
+            else None
+        ),
+    )
+    library.setParent(window)
+    window.install_library(library)
+    models = window.models
+    models.model_loaded.connect(
+        lambda loaded: library.record_load(models.loaded_path, loaded.name if loaded else None)
+    )
+    window.downloads.job_changed.connect(
+        lambda job: library.refresh() if job.state == "done" else None
+    )
+    library.models_changed.connect(
+        lambda listed: window.catalog_model.set_installed_predicate(installed_predicate(listed))
+    )
+    library.folder_changed.connect(lambda folder: setattr(queue, "cache_dir", folder))
 
 
 def _wire_monitor(window: MainWindow, monitor: MonitorController) -> None:
@@ -157,8 +213,11 @@ def run_window(argv: Sequence[str]) -> int:
         window.hardware.scan()
         window.monitor.start()
         window.downloads.start()
+        window.library.refresh()
         if args.model is not None:
             window.models.load_folder(args.model)
+        else:
+            window.engines.start_default()
         if args.quit_after is not None:
             QTimer.singleShot(max(0, round(args.quit_after * 1000)), window.close)
         await closed.wait()

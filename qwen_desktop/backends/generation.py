@@ -10,8 +10,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from qwen_desktop.backends.detokenizer import IncrementalDetokenizer
 from qwen_desktop.core.errors import ContextWindowExceededError
-from qwen_desktop.core.types import FinishReason, StreamError, Usage
+from qwen_desktop.core.thinking import ParserEvent, ThinkingParser
+from qwen_desktop.core.thinking_budget import CloseThinking, ThinkingBudget
+from qwen_desktop.core.types import (
+    FinishReason,
+    StreamError,
+    ThinkingReclassified,
+    Usage,
+)
 
 
 class GenerationJob:
@@ -147,6 +155,68 @@ class TurnStats:
             thinking_incomplete=thinking_incomplete,
             context_window_full=context_window_full and finish == "length",
         )
+
+
+class OutputDecoder:
+    """Generated token ids in, stream events out: detokenizer, thinking parser, counts, budget.
+
+    Args:
+        detokenizer: Turns ids into text deltas.
+        parser: The shared thinking parser (set up for the prompt).
+        stats: Counts and timings of the answer.
+        eos_ids: End-of-turn ids (counted, never shown).
+        limiter: The thinking budget, or None.
+
+    Attributes:
+        generated: Every accepted output id, in order (a continuation after the budget's cut
+            starts from prompt + these).
+    """
+
+    def __init__(
+        self,
+        detokenizer: IncrementalDetokenizer,
+        parser: ThinkingParser,
+        stats: TurnStats,
+        eos_ids: frozenset[int],
+        limiter: ThinkingBudget | None = None,
+    ) -> None:
+        self.detokenizer = detokenizer
+        self.parser = parser
+        self.stats = stats
+        self.eos_ids = eos_ids
+        self.limiter = limiter
+        self.generated: list[int] = []
+
+    def token(
+        self, token_id: int, t_token: float
+    ) -> tuple[list[ParserEvent], CloseThinking | None]:
+        """Account for one generated token.
+
+        Returns:
+            The events it completes, and the budget's decision when this token spent it (the
+            events then end with the stop-thinking text that closes the thinking block; the
+            engine must stop and continue after :attr:`CloseThinking.model_text`).
+        """
+        stats, parser = self.stats, self.parser
+        stats.on_token(token_id, t_token)
+        self.generated.append(token_id)
+        if token_id in self.eos_ids:
+            return [], None
+        was_thinking = parser.in_thinking
+        text = self.detokenizer.add(token_id)
+        events = parser.feed(text)
+        if any(isinstance(e, ThinkingReclassified) for e in events):
+            stats.all_thinking_so_far(t_token)  # "</think>" without an opening tag
+        elif was_thinking or parser.in_thinking:
+            stats.on_thinking_token(t_token)
+        decision = self.limiter.observe(text) if self.limiter is not None else None
+        if decision is not None:
+            events += parser.feed(self.detokenizer.flush()) + parser.feed(decision.parser_text)
+        return events, decision
+
+    def finish(self) -> list[ParserEvent]:
+        """The events of text held back at the end, and the parser's closing events."""
+        return self.parser.feed(self.detokenizer.flush()) + self.parser.finish()
 
 
 def answer_budget(prompt_tokens: int, max_new_tokens: int, window_tokens: int) -> int:

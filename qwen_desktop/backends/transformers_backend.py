@@ -11,6 +11,20 @@ slot). A streamer object hands each token id to an :class:`asyncio.Queue` throug
 shared :class:`~qwen_desktop.core.thinking.ThinkingParser`, and yields events. Stop = cancel the
 consuming task: the generator's ``finally`` sets a :class:`threading.Event` that a stopping
 criterion checks after every token, then waits (without blocking the loop) for the thread's end.
+
+Images (vision-language checkpoints such as Qwen2.5-VL): each user message's images become
+``{"type": "image"}`` content parts before its text, so the chat template writes one
+``<|vision_start|><|image_pad|><|vision_end|>`` per image; the Qwen2-VL image processor turns the
+decoded images into ``pixel_values`` and ``image_grid_thw`` (with the app's pixel budget,
+:data:`~qwen_desktop.core.images.DEFAULT_BUDGET`, so the cost shown is the cost paid), and each
+``<|image_pad|>`` is repeated once per visual token (patches / merge², as transformers'
+``Qwen2_5_VLProcessor`` does). Images sent to a model that cannot see are refused, never dropped.
+
+Thinking budget (``ChatRequest.thinking_budget_tokens``, Qwen3 Technical Report §4.3; policy in
+:mod:`qwen_desktop.core.thinking_budget`): once the thinking reaches the budget, the generation is
+stopped, the stop-thinking text is shown as the end of the thinking, and a second ``generate``
+continues from prompt + output so far + that text (``…directly now.\n</think>.\n\n``), capped
+at the answer tokens left; the model then answers from its reasoning so far.
 """
 
 from __future__ import annotations
@@ -29,24 +43,27 @@ from qwen_desktop.backends.checkpoint import inspect_checkpoint
 from qwen_desktop.backends.detokenizer import IncrementalDetokenizer
 from qwen_desktop.backends.generation import (
     GenerationJob,
+    OutputDecoder,
     TokenStreamer,
     TurnStats,
     answer_budget,
     stream_error_for,
 )
 from qwen_desktop.backends.transformers_loading import (
+    IMAGE_PAD_TOKEN,
     LoadedTransformersModel,
     load_transformers_model,
 )
 from qwen_desktop.core.errors import CheckpointError, GenerationError, NoModelLoadedError
+from qwen_desktop.core.images import DEFAULT_BUDGET
 from qwen_desktop.core.thinking import ThinkingParser, prompt_opens_thinking
+from qwen_desktop.core.thinking_budget import CloseThinking, ThinkingBudget, budget_applies
 from qwen_desktop.core.types import (
     BackendCapabilities,
     ChatRequest,
     SamplingSettings,
     StreamEvent,
     ThinkingKind,
-    ThinkingReclassified,
 )
 
 
@@ -134,8 +151,9 @@ class TransformersBackend:
         """The prompt text the chat template makes of a request.
 
         Only ``role`` and ``content`` of each message are passed (earlier thinking is never sent
-        back; Qwen's rule). ``enable_thinking`` is passed only to hybrid models and only when
-        ``request.thinking`` is not None.
+        back; Qwen's rule), plus one image part per attached image for models that can see.
+        ``enable_thinking`` is passed only to hybrid models and only when ``request.thinking`` is
+        not None. Image placeholders appear once per image here (not yet repeated per token).
 
         Raises:
             NoModelLoadedError: Nothing is loaded.
@@ -144,13 +162,15 @@ class TransformersBackend:
         return self._render(state, request)
 
     def count_prompt_tokens(self, request: ChatRequest) -> int:
-        """Tokens of the rendered prompt (for a context meter).
+        """Tokens of the rendered prompt, visual tokens included (for a context meter).
 
         Raises:
             NoModelLoadedError: Nothing is loaded.
+            GenerationError: The request has images and the model cannot take them, or an image
+                cannot be decoded.
         """
         state = self._require_state()
-        return len(self._encode(state, self._render(state, request)))
+        return len(self._prepare(state, request)[1])
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """Stream one answer: thinking/answer deltas, then :class:`Usage` (or :class:`StreamError`).
@@ -163,7 +183,8 @@ class TransformersBackend:
             ContextWindowExceededError: The prompt alone fills the context window (nothing is
                 truncated silently; an answer that would overflow the window is capped at the room
                 left and reported through ``Usage.context_window_full``).
-            GenerationError: Another answer is still being generated.
+            GenerationError: Another answer is still being generated; the request has images
+                and the model cannot see; an image cannot be decoded.
         """
         state = self._require_state()
         if self._job is not None and self._job.running:
@@ -172,7 +193,7 @@ class TransformersBackend:
                 "Wait for it to finish, or stop it first.",
             )
         stats = TurnStats(time.perf_counter())
-        opens_thinking, prompt_ids = await asyncio.to_thread(self._prepare, state, request)
+        opens_thinking, prompt_ids, vision = await asyncio.to_thread(self._prepare, state, request)
         budget = answer_budget(
             len(prompt_ids),
             request.sampling.max_new_tokens,
@@ -189,30 +210,44 @@ class TransformersBackend:
                 tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             )
         )
+        output = OutputDecoder(
+            detokenizer,
+            parser,
+            stats,
+            state.eos_ids,
+            self._thinking_limiter(state, request, opens_thinking),
+        )
+        cut: CloseThinking | None = None  # set from the budget's cut until the continuation
         queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        job = self._start_job(state, prompt_ids, sampling, queue)
+        job = self._start_job(state, prompt_ids, sampling, queue, vision)
+        jobs = [job]
         ended = False
         try:
             while True:
                 item = await queue.get()
                 if item[0] == "end":
-                    ended = True
                     _, error, t_end = item
+                    if cut is not None and error is None:  # the thinking is closed: now answer
+                        done = output.generated
+                        more = self._continue_after_cut(
+                            state, prompt_ids + done, cut, budget - len(done), sampling
+                        )
+                        cut = None
+                        if more is not None:
+                            job = self._start_job(state, *more, queue, vision)
+                            jobs.append(job)
+                            continue
+                    ended = True
                     break
-                _, token_id, t_token = item
-                stats.on_token(token_id, t_token)
-                if token_id in state.eos_ids:
-                    continue
-                was_thinking = parser.in_thinking
-                events = parser.feed(detokenizer.add(token_id))
-                if any(isinstance(e, ThinkingReclassified) for e in events):
-                    stats.all_thinking_so_far(t_token)  # "</think>" without an opening tag
-                elif was_thinking or parser.in_thinking:
-                    stats.on_thinking_token(t_token)
+                if cut is not None:
+                    continue  # generated after the budget's stop request: not part of the output
+                events, cut = output.token(item[1], item[2])
+                if cut is not None:
+                    job.request_stop()  # then continue after the stop-thinking text
                 for event in events:
                     yield event
 
-            for event in parser.feed(detokenizer.flush()) + parser.finish():
+            for event in output.finish():
                 yield event
             if error is not None:
                 yield stream_error_for(
@@ -232,12 +267,44 @@ class TransformersBackend:
                 job.request_stop()
                 while (await queue.get())[0] != "end":
                     pass
-            # The thread has sent its last item; let it exit before we return, so no torch code
-            # is still running when the caller (or the interpreter) tears things down.
-            if job.thread is not None:
-                await asyncio.to_thread(job.thread.join)
+            # The threads have sent their last items; let them exit before we return, so no torch
+            # code is still running when the caller (or the interpreter) tears things down.
+            for each in jobs:
+                if each.thread is not None:
+                    await asyncio.to_thread(each.thread.join)
 
     # -- internals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _thinking_limiter(
+        state: LoadedTransformersModel, request: ChatRequest, opens_thinking: bool
+    ) -> ThinkingBudget | None:
+        """The request's thinking budget, or None when it has none or the turn does not think."""
+        tokens = request.thinking_budget_tokens
+        if not tokens or not budget_applies(state.kind, request.thinking):
+            return None
+        return ThinkingBudget(tokens, starts_in_thinking=opens_thinking)
+
+    @classmethod
+    def _continue_after_cut(
+        cls,
+        state: LoadedTransformersModel,
+        ids_so_far: list[int],
+        cut: CloseThinking,
+        tokens_left: int,
+        sampling: SamplingSettings,
+    ) -> tuple[list[int], SamplingSettings] | None:
+        """Input ids and settings of the generation that answers after the budget's cut.
+
+        The input is prompt + output so far + the stop-thinking text; the answer may take the
+        tokens left of the answer budget, capped by the room left in the context window. None
+        when no room is left.
+        """
+        continuation = ids_so_far + cls._encode(state, cut.model_text)
+        room = min(tokens_left, state.info.capabilities.context_window_tokens - len(continuation))
+        if room <= 0:
+            return None
+        return continuation, dataclasses.replace(sampling, max_new_tokens=room)
 
     def _start_job(
         self,
@@ -245,6 +312,7 @@ class TransformersBackend:
         prompt_ids: list[int],
         sampling: SamplingSettings,
         queue: asyncio.Queue[tuple[Any, ...]],
+        vision: Any = None,
     ) -> GenerationJob:
         """Start ``generate`` on a new thread feeding ``queue``; it ends with an ``end`` item."""
         loop = asyncio.get_running_loop()
@@ -268,6 +336,7 @@ class TransformersBackend:
                     stop_event=job.stop_event,
                     seed=sampling.seed,
                     token_limit=state.token_limit,
+                    vision=vision,
                 )
             except BaseException as exc:  # reported to the consumer as a StreamError
                 error = exc
@@ -288,7 +357,15 @@ class TransformersBackend:
     def _render(
         state: LoadedTransformersModel, request: ChatRequest, *, generation_prompt: bool = True
     ) -> str:
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        see = state.image_processor is not None
+        messages: list[dict[str, Any]] = []
+        for m in request.messages:
+            if see and m.images:
+                parts = [{"type": "image"} for _ in m.images]
+                content: Any = [*parts, {"type": "text", "text": m.content}]
+            else:
+                content = m.content
+            messages.append({"role": m.role, "content": content})
         kwargs: dict[str, Any] = {}
         if state.kind is ThinkingKind.HYBRID and request.thinking is not None:
             kwargs["enable_thinking"] = request.thinking
@@ -321,15 +398,54 @@ class TransformersBackend:
     @classmethod
     def _prepare(
         cls, state: LoadedTransformersModel, request: ChatRequest
-    ) -> tuple[bool, list[int]]:
-        """Render and tokenize (off the event loop: long conversations take milliseconds).
+    ) -> tuple[bool, list[int], Any]:
+        """Render, prepare images and tokenize (off the event loop: milliseconds to seconds).
 
         Returns:
-            Whether the prompt opened a thinking block, and the prompt's token ids.
+            Whether the prompt opened a thinking block, the prompt's token ids (image
+            placeholders repeated once per visual token), and the
+            :class:`~qwen_desktop.backends.transformers_runtime.VisionInputs` (None without
+            images).
+
+        Raises:
+            GenerationError: Images for a model that cannot see, an undecodable image, or a chat
+                template that leaves out image placeholders.
         """
+        images = [image for m in request.messages for image in m.images]
+        if images and state.image_processor is None:
+            raise GenerationError(
+                f"{state.info.name} cannot see images. {state.vision_problem}".strip(),
+                "Remove the images, or load a vision model (Qwen2.5-VL, Qwen3-VL, Qwen3.5).",
+            )
         prompt = cls._render(state, request)
         opens = cls._generation_prompt_opens_thinking(state, request, prompt)
-        return opens, cls._encode(state, prompt)
+        if not images:
+            return opens, cls._encode(state, prompt), None
+        placeholders = prompt.count(IMAGE_PAD_TOKEN)
+        if placeholders != len(images):
+            raise GenerationError(
+                f"The chat template of {state.info.name} placed {placeholders} image "
+                f"placeholder(s) for {len(images)} image(s).",
+                "The checkpoint's chat template does not handle images: download the model again.",
+            )
+        try:
+            vision = state.runtime.prepare_images(
+                state.image_processor,
+                images,
+                min_pixels=DEFAULT_BUDGET.min_pixels,
+                max_pixels=DEFAULT_BUDGET.max_pixels,
+            )
+        except ValueError as error:
+            raise GenerationError(
+                f"An attached image could not be read: {error}.",
+                "Remove that image and attach it again, or attach another file.",
+            ) from error
+        pieces = prompt.split(IMAGE_PAD_TOKEN)
+        expanded = pieces[0] + "".join(
+            IMAGE_PAD_TOKEN * tokens + piece
+            for tokens, piece in zip(vision.tokens_per_image, pieces[1:], strict=True)
+        )
+        return opens, cls._encode(state, expanded), vision
 
 
 def open_model_folder(path: Path, name: str = "") -> ModelSpec:

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +30,13 @@ CPU_FLOAT32_RAM_FRACTION = 0.4
 """On CPU, weights load in float32 when ``parameters × 4 bytes`` is below this share of the
 available RAM (float32 is the fastest and most exact CPU path for small models); otherwise in
 bfloat16, which halves the memory and is supported by recent CPUs' matmul kernels."""
+
+PREPROCESSOR_CONFIG = "preprocessor_config.json"
+"""The image processor's settings in a vision-language checkpoint (patch and merge sizes, pixel
+budget)."""
+IMAGE_PAD_TOKEN = "<|image_pad|>"
+"""Qwen-VL's placeholder token: the chat template writes one per image, the prompt holds one per
+visual token (source: Qwen2.5-VL's ``processing_qwen2_5_vl.py`` in transformers)."""
 
 _PROBE_MESSAGES = [{"role": "user", "content": "Hello"}]
 _RUNTIME_MODULE = "qwen_desktop.backends.transformers_runtime"
@@ -50,6 +58,10 @@ class LoadedTransformersModel:
     token_limit: int | None = None
     """Ids at or above this have no token (the output layer has more rows than the tokenizer
     has tokens, as Qwen3's 151,936 for 151,669) and are never generated; None: no such ids."""
+    image_processor: Any = None
+    """The Qwen2-VL image processor when the model can take images; None for text-only ones."""
+    vision_problem: str = ""
+    """Why a vision-language checkpoint cannot take images here ("" if it can or is text-only)."""
 
 
 def choose_device_and_dtype(
@@ -203,6 +215,9 @@ def load_transformers_model(
         or 0
     )
     actual_device = runtime.model_device(model)
+    image_processor, vision_problem = (
+        _vision_support(runtime, path, tokenizer) if checkpoint.has_vision else (None, "")
+    )
     info = LoadedModel(
         name=spec.name or path.name,
         engine=ENGINE_NAME,
@@ -211,7 +226,9 @@ def load_transformers_model(
         parameters=checkpoint.parameters or int(model.num_parameters()),
         weights_bytes=checkpoint.weights_bytes,
         capabilities=BackendCapabilities(
-            vision=False, thinking_kind=kind, context_window_tokens=window
+            vision=image_processor is not None,
+            thinking_kind=kind,
+            context_window_tokens=window,
         ),
         load_seconds=time.perf_counter() - start,
     )
@@ -226,7 +243,30 @@ def load_transformers_model(
         eos_ids=eos_ids,
         pad_id=int(pad),
         token_limit=token_limit,
+        image_processor=image_processor,
+        vision_problem=vision_problem,
     )
+
+
+def _vision_support(runtime: ModuleType, path: Path, tokenizer: Any) -> tuple[Any, str]:
+    """The image processor of a vision-language checkpoint, or None and the reason it is missing.
+
+    A checkpoint whose image side is unusable still chats in text; images are then refused with
+    the returned reason (never dropped silently).
+    """
+    if not (path / PREPROCESSOR_CONFIG).is_file():
+        return None, (
+            f"{path.name} has no {PREPROCESSOR_CONFIG}, which says how to cut images into patches."
+        )
+    image_token = tokenizer.convert_tokens_to_ids(IMAGE_PAD_TOKEN)
+    if not isinstance(image_token, int) or image_token == getattr(tokenizer, "unk_token_id", None):
+        return None, f"The tokenizer of {path.name} has no {IMAGE_PAD_TOKEN} token for images."
+    try:
+        return runtime.load_image_processor(path), ""
+    except Exception as error:
+        return None, (
+            f"The image processor of {path.name} could not be loaded: {describe_error(error)}"
+        )
 
 
 def _template_kind(tokenizer: Any, folder: str) -> ThinkingKind:

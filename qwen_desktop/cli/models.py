@@ -4,7 +4,9 @@
 imported folders and GGUF files, and an Ollama server's models when ``--ollama`` is given.
 ``rm MODEL_ID [--yes]`` deletes one (asking first unless ``--yes``); ``import PATH`` remembers a
 local model folder or GGUF file, ``import FILE.gguf --ollama URL [--name NAME]`` copies it into
-an Ollama server.
+an Ollama server. ``folder [PATH]`` prints the models folder, or uses PATH from now on (nothing
+is moved); ``move DEST [--keep]`` moves the models there (copy, verify by sha256, then delete
+the original; an interrupted move resumes when run again).
 """
 
 from __future__ import annotations
@@ -43,13 +45,21 @@ def add_parser(subparsers: Any) -> None:
     )
     add.add_argument("--name", help="the Ollama model name for --ollama (default: file name)")
     add.set_defaults(func=run_import)
+    folder = actions.add_parser("folder", help="show the models folder, or use another one")
+    folder.add_argument("path", type=Path, nargs="?", metavar="PATH")
+    folder.set_defaults(func=run_folder)
+    move = actions.add_parser("move", help="move the models to another folder (safely)")
+    move.add_argument("dest", type=Path, metavar="DEST", help="an empty or new folder")
+    move.add_argument("--keep", action="store_true", help="keep the original after the copy")
+    move.set_defaults(func=run_move)
 
 
 def _library() -> Any:
     from qwen_desktop.core.paths import AppPaths
-    from qwen_desktop.services.library import LIBRARY_FILE_NAME, ModelLibrary
+    from qwen_desktop.services.library import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
 
-    return ModelLibrary(AppPaths.default().data_dir / LIBRARY_FILE_NAME)
+    paths = AppPaths.default()
+    return ModelLibrary(paths.data_dir / LIBRARY_FILE_NAME, hub_cache_dir(paths.config_dir))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -109,4 +119,53 @@ def run_import(args: argparse.Namespace) -> int:
         return 0
     model = _library().import_path(args.path)
     print(f"Imported {model.id} ({model.format}).")
+    return 0
+
+
+def run_folder(args: argparse.Namespace) -> int:
+    """Print the models folder, or switch to ``args.path`` without moving anything; 0."""
+    from qwen_desktop.core.paths import AppPaths
+    from qwen_desktop.services.library import hub_cache_dir
+    from qwen_desktop.services.models_folder import repoint_models_folder
+
+    config_dir = AppPaths.default().config_dir
+    if args.path is None:
+        print(hub_cache_dir(config_dir))
+        return 0
+    folder = repoint_models_folder(config_dir, args.path)
+    print(f"Models folder: {folder} (nothing was moved; see `qwen-desktop models move`).")
+    return 0
+
+
+def run_move(args: argparse.Namespace) -> int:
+    """Move the models folder to ``args.dest`` with progress on stderr; 0."""
+    from qwen_desktop.core.paths import AppPaths
+    from qwen_desktop.core.units import format_decimal_bytes
+    from qwen_desktop.services.library import hub_cache_dir
+    from qwen_desktop.services.models_folder import MoveProgress, move_models_folder
+
+    config_dir = AppPaths.default().config_dir
+    source = hub_cache_dir(config_dir)
+    tty = sys.stderr.isatty()
+
+    def progress(step: MoveProgress) -> None:
+        if tty:
+            print(
+                f"\r{step.fraction:6.1%}  {format_decimal_bytes(step.bytes_done)} of "
+                f"{format_decimal_bytes(step.total_bytes)}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    print(f"Moving {source} to {args.dest.absolute()}…", file=sys.stderr)
+    result = move_models_folder(
+        config_dir, source, args.dest, on_progress=progress, keep_source=args.keep
+    )
+    if tty:
+        print(file=sys.stderr)
+    how = "renamed" if result.renamed else "copied and verified"
+    print(f"Moved {format_decimal_bytes(result.bytes_moved)} to {result.destination} ({how}).")
+    if result.source_left:
+        print(f"warning: {result.source_left}", file=sys.stderr)
     return 0

@@ -77,11 +77,15 @@ class ChatRequest:
         messages: The conversation so far, oldest first, ending with the user's new message.
         thinking: ``True``/``False`` to switch thinking for hybrid models; ``None`` = model default.
         sampling: Decoding settings.
+        thinking_budget_tokens: Close the thinking after this many thinking tokens and let the
+            model answer (:mod:`qwen_desktop.core.thinking_budget`); None: no limit. Engines
+            that cannot cut the thinking ignore it.
     """
 
     messages: tuple[ChatMessage, ...]
     thinking: bool | None = None
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    thinking_budget_tokens: int | None = None
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,8 @@ class ConversationController(QObject):
         """Decoding settings given to new conversations (None: Qwen's recommendation)."""
         self.system_prompt = ""
         """The system prompt given to new conversations ("" sends none)."""
+        self.thinking_budget_tokens: int | None = None
+        """Thinking budget given to new conversations (tokens; None: no budget)."""
         self.current: ConversationRecord | None = None
         self._tasks = TaskGroup(self._on_task_error)
         self._turn: asyncio.Task[None] | None = None
@@ -211,6 +213,19 @@ class ConversationController(QObject):
             return []
         return self._guard(lambda: store.load_messages(current.id, limit=limit), [])
 
+    def earlier_messages(
+        self, before_position: int, limit: int = PAGE_MESSAGES
+    ) -> list[MessageRecord]:
+        """The current conversation's ``limit`` messages before ``before_position``, oldest first
+        (the page above the first one shown, when the user scrolls up)."""
+        store, current = self.store, self.current
+        if store is None or current is None:
+            return []
+        return self._guard(
+            lambda: store.load_messages(current.id, limit=limit, before_position=before_position),
+            [],
+        )
+
     def new_chat(self) -> None:
         """Start a new chat (saved on its first message); ignored while answering."""
         if self.busy:
@@ -256,6 +271,33 @@ class ConversationController(QObject):
         if store is not None and current is not None:
             record = self._guard(
                 lambda: store.update_conversation(current.id, system_prompt=text), None
+            )
+            if record is not None:
+                self.current = record
+        self.refresh_context()
+        return True
+
+    def set_chat_settings(
+        self, sampling: SamplingSettings | None, thinking_budget_tokens: int | None
+    ) -> bool:
+        """Use these decoding settings and thinking budget for the current conversation (saved
+        at once) and for new ones; False while an answer streams.
+
+        Args:
+            sampling: Decoding settings; None follows Qwen's recommendation for each turn's
+                thinking mode (:meth:`SamplingSettings.for_mode`).
+            thinking_budget_tokens: Thinking tokens before the thinking is closed; None: no limit.
+        """
+        store, current = self.store, self.current
+        if self.busy:
+            return False
+        self.sampling, self.thinking_budget_tokens = sampling, thinking_budget_tokens
+        if store is not None and current is not None:
+            record = self._guard(
+                lambda: store.update_conversation(
+                    current.id, sampling=sampling, thinking_budget_tokens=thinking_budget_tokens
+                ),
+                None,
             )
             if record is not None:
                 self.current = record
@@ -340,7 +382,10 @@ class ConversationController(QObject):
         def start(outcome: TurnOutcome) -> AsyncGenerator[ConversationEvent, None]:
             if self.current is None:
                 self.current = service.new_conversation(
-                    sampling=self.sampling, thinking=thinking, system_prompt=self.system_prompt
+                    sampling=self.sampling,
+                    thinking=thinking,
+                    system_prompt=self.system_prompt,
+                    thinking_budget_tokens=self.thinking_budget_tokens,
                 )
                 self.conversations_changed.emit()
             return service.send(

@@ -1,4 +1,5 @@
-"""Qt face of model loading: load a local folder into the backend, report progress and errors."""
+"""Qt face of model loading: load a local folder or an engine's model id into the backend,
+report progress and errors, and change engine (through a :class:`SwitchableBackend`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from qwen_desktop.backends.base import ChatBackend, LoadedModel, ModelSpec
 from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.qt.tasks import TaskGroup
+from qwen_desktop.services.engines import SwitchableBackend
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +23,13 @@ class ModelController(QObject):
         load_started(str): Loading a model with this display name began.
         model_loaded(object): The ``LoadedModel`` is ready.
         load_failed(str, str): Loading failed: message, action. The previous model stays loaded.
+        engine_changed(str): Another engine (this label) serves models now; nothing is loaded.
     """
 
     load_started = Signal(str)
     model_loaded = Signal(object)
     load_failed = Signal(str, str)
+    engine_changed = Signal(str)
 
     def __init__(self, backend: ChatBackend, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -41,9 +45,51 @@ class ModelController(QObject):
         """The loaded model, or None."""
         return self.backend.loaded
 
+    @property
+    def engine_label(self) -> str | None:
+        """What the engine serving models is called, when the backend can change engine."""
+        backend = self.backend
+        return backend.label if isinstance(backend, SwitchableBackend) else None
+
+    def load_model(self, name: str) -> None:
+        """Start loading a model the engine addresses by name (an Ollama tag, a server's model
+        id); ignored while another load runs."""
+        if self.loading:
+            return
+        self.loading = True
+        self._tasks.start(self._load(ModelSpec(name=name)))
+
+    async def switch_backend(self, backend: ChatBackend, label: str) -> None:
+        """Serve models from ``backend`` from now on; the previous engine's model is unloaded.
+
+        Raises:
+            QwenDesktopError: A model is loading, or this controller's backend cannot change
+                engine (it is not a :class:`SwitchableBackend`).
+        """
+        current = self.backend
+        if not isinstance(current, SwitchableBackend):
+            raise QwenDesktopError(
+                "This window's engine cannot be changed.", "Restart the app to use another one."
+            )
+        if self.loading:
+            raise QwenDesktopError("A model is loading.", "Wait until it is loaded, then switch.")
+        await current.switch(backend, label)
+        self.loaded_path = None
+        log.info("engine changed: %s", label)
+        self.engine_changed.emit(label)
+
     def load_folder(self, folder: Path) -> None:
         """Start loading a local checkpoint folder (ignored while another load runs)."""
         if self.loading:
+            return
+        backend = self.backend
+        if isinstance(backend, SwitchableBackend) and backend.addresses_by_name:
+            self.load_failed.emit(
+                f"A model folder runs on the Transformers engine; models now run on "
+                f"{backend.label}.",
+                "Choose Transformers in the Engine dialog (Ctrl+E), or a model this engine "
+                "offers there.",
+            )
             return
         self.loading = True
         self._tasks.start(self._load(ModelSpec(name=folder.name, path=folder)))

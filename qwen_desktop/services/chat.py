@@ -72,12 +72,14 @@ class ChatSession:
         backend: The engine that answers.
         system_prompt: Sent first when not empty.
         sampling: Decoding settings; ``None`` = Qwen's recommendation for the turn's mode.
+        thinking_budget_tokens: Thinking tokens before the thinking is closed (None: no limit).
     """
 
     backend: ChatBackend
     system_prompt: str = ""
     sampling: SamplingSettings | None = None
     history: list[ChatMessage] = field(default_factory=list)
+    thinking_budget_tokens: int | None = None
 
     def build_request(
         self, prompt: str, *, thinking: bool = True, images: tuple[bytes, ...] = ()
@@ -98,7 +100,12 @@ class ChatSession:
             messages.append(ChatMessage("system", self.system_prompt))
         messages += messages_for_prompt(self.history)
         messages.append(ChatMessage("user", prompt, images=images))
-        return ChatRequest(messages=tuple(messages), thinking=wanted, sampling=sampling)
+        return ChatRequest(
+            messages=tuple(messages),
+            thinking=wanted,
+            sampling=sampling,
+            thinking_budget_tokens=self.thinking_budget_tokens,
+        )
 
     async def run_turn(
         self,

@@ -586,6 +586,7 @@ class ConversationService:
             system_prompt=conversation.system_prompt,
             sampling=conversation.sampling,
             history=list(plan.history),
+            thinking_budget_tokens=conversation.thinking_budget_tokens,
         )
         request = session.build_request(prompt, thinking=plan.thinking, images=images)
         loaded = self.backend.loaded

@@ -1,4 +1,8 @@
-"""The download queue: a few Hugging Face downloads at once, persisted, resumed at start-up.
+"""The download queue: a few downloads at once, persisted, resumed at start-up.
+
+Jobs are Hugging Face downloads (``safetensors`` or ``gguf``) or Ollama pulls (format
+``ollama``: the tag is pulled through the Ollama server :class:`DownloadQueue` is told about;
+Ollama keeps the layers already fetched, so pausing and resuming re-fetches nothing).
 
 Jobs live in ``<data dir>/downloads.json`` (written atomically on every state change and at most
 once a second while bytes arrive). A job that was downloading when the app stopped (or crashed)
@@ -58,7 +62,7 @@ class DownloadJob:
         id: Stable id (12 hex digits).
         model_id: What was asked for (catalog id or repository).
         repo_id: The repository fetched.
-        format: ``safetensors`` or ``gguf``.
+        format: ``safetensors``, ``gguf`` or ``ollama`` (``repo_id`` is then the Ollama tag).
         quant: GGUF quantization, else ``None``.
         revision: Branch or commit.
         state: ``queued``, ``downloading``, ``paused``, ``done``, ``failed`` or ``cancelled``.
@@ -100,16 +104,29 @@ def resolve_request(catalog: Catalog, name: str, fmt: str) -> tuple[str, str]:
     """``(model_id, repo_id)`` for what a person typed: a catalog id, repository or Ollama tag
     of the catalog, or any ``owner/name`` repository.
 
+    For ``fmt == "ollama"`` the second item is the Ollama tag (the catalog's, or any
+    ``name:tag`` typed).
+
     Raises:
-        DownloadError: GGUF asked for a variant without an official GGUF repository.
-        CatalogError: Not in the catalog and not an ``owner/name`` repository.
+        DownloadError: GGUF asked for a variant without an official GGUF repository, or an
+            Ollama pull for a variant Ollama's library does not have.
+        CatalogError: Not in the catalog and not an ``owner/name`` repository (or tag).
     """
     try:
         variant = catalog.resolve(name)
     except CatalogError:
-        if name.count("/") == 1 and " " not in name:
+        if fmt == "ollama" and ":" in name and "/" not in name and " " not in name:
+            return name, name
+        if fmt != "ollama" and name.count("/") == 1 and " " not in name:
             return name, name
         raise
+    if fmt == "ollama":
+        if variant.ollama is None:
+            raise DownloadError(
+                f"{variant.display_name} is not in Ollama's library.",
+                "Download it from Hugging Face instead (format safetensors or gguf).",
+            )
+        return variant.id, variant.ollama.tag
     if fmt != "gguf":
         return variant.id, variant.hf_repo
     if variant.gguf_repo is None:
@@ -135,6 +152,8 @@ class DownloadQueue:
         free_bytes: Measures free space (tests pass a stand-in).
         downloader_options: Extra keyword arguments for each
             :class:`~qwen_desktop.backends.hf_download.HfDownloader`.
+        ollama_url: Gives the URL of the Ollama server to pull ``ollama`` jobs into, or
+            ``None`` when none runs (such jobs then fail, saying how to start one).
     """
 
     def __init__(
@@ -146,6 +165,7 @@ class DownloadQueue:
         endpoint: str | None = None,
         free_bytes: Callable[[Path], int] = free_bytes_at,
         downloader_options: dict[str, Any] | None = None,
+        ollama_url: Callable[[], str | None] | None = None,
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
@@ -155,6 +175,7 @@ class DownloadQueue:
         self._endpoint = endpoint
         self._free_bytes = free_bytes
         self._options = downloader_options or {}
+        self.ollama_url = ollama_url or (lambda: None)
         self._jobs: dict[str, DownloadJob] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._downloaders: dict[str, HfDownloader] = {}
@@ -308,6 +329,26 @@ class DownloadQueue:
             if job.state == "queued" and job.id not in self._tasks:
                 self._tasks[job.id] = asyncio.get_running_loop().create_task(self._run(job))
 
+    async def _pull(self, job: DownloadJob) -> None:
+        """Pull an Ollama tag (pause and cancel cancel this task; Ollama keeps the layers)."""
+        from qwen_desktop.backends.ollama_pull import pull_ollama_model
+
+        url = self.ollama_url()
+        if not url:
+            raise DownloadError(
+                f"No Ollama engine runs to pull {job.repo_id} into.",
+                "Choose the Ollama engine (Engine menu), then resume the download.",
+            )
+
+        def on_progress(progress: DownloadProgress) -> None:
+            job.bytes_done, job.total_bytes = progress.bytes_done, progress.total_bytes
+            job.speed_bytes_per_s, job.eta_s = progress.speed_bytes_per_s, progress.eta_s
+            self._changed(job, force=False)
+
+        await pull_ollama_model(url, job.repo_id, on_progress=on_progress)
+        job.state, job.snapshot = "done", f"{job.repo_id} in the Ollama at {url}"
+        job.bytes_done = job.total_bytes
+
     def _plan(self, job: DownloadJob) -> DownloadPlan:
         plan = plan_download(
             job.model_id,
@@ -325,6 +366,9 @@ class DownloadQueue:
         job.state, job.error, job.action = "downloading", "", ""
         self._changed(job)
         try:
+            if job.format == "ollama":
+                await self._pull(job)
+                return
             plan = await asyncio.to_thread(self._plan, job)
             job.total_bytes = plan.total_bytes
             job.bytes_done = plan.total_bytes - plan.missing_bytes()

@@ -24,12 +24,15 @@ import os
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from qwen_desktop.backends.hf_plan import PART_SUFFIX, default_cache_dir
 from qwen_desktop.core.errors import QwenDesktopError
+from qwen_desktop.core.paths import AppPaths
+from qwen_desktop.core.settings import load_settings
+from qwen_desktop.services.last_used import LAST_USED_FILE_NAME, LastUsedRecord
 
 _log = logging.getLogger(__name__)
 
@@ -37,12 +40,21 @@ LIBRARY_FILE_NAME = "library.json"
 _QUANT_RE = re.compile(r"(?:^|[-_.])((?:I?Q\d\w*?|BF16|F16|F32))(?:-\d{5}-of-\d{5})?$", re.I)
 
 
-def hub_cache_dir() -> Path:
+def hub_cache_dir(config_dir: Path | None = None) -> Path:
     """Where Hugging Face models go: ``QWEN_DESKTOP_MODELS_DIR`` when set (used as a
-    huggingface_hub cache folder), else huggingface_hub's own cache (``HF_HUB_CACHE``,
-    ``HF_HOME``/hub, ``~/.cache/huggingface/hub``), so models other tools downloaded are reused."""
+    huggingface_hub cache folder), else the models folder chosen in the settings
+    (``models_dir`` in ``<config dir>/settings.json``, see :mod:`qwen_desktop.core.settings`),
+    else huggingface_hub's own cache (``HF_HUB_CACHE``, ``HF_HOME``/hub,
+    ``~/.cache/huggingface/hub``), so models other tools downloaded are reused.
+
+    Args:
+        config_dir: The app's config folder (default: :meth:`AppPaths.default`'s).
+    """
     override = os.environ.get("QWEN_DESKTOP_MODELS_DIR")
-    return Path(override) if override else default_cache_dir()
+    if override:
+        return Path(override)
+    chosen = load_settings(config_dir or AppPaths.default().config_dir).models_dir
+    return Path(chosen) if chosen else default_cache_dir()
 
 
 class LibraryError(QwenDesktopError):
@@ -60,7 +72,8 @@ class InstalledModel:
         quant: Quantization when known (``Q4_K_M``, ``bf16``), else ``None``.
         size_bytes: Bytes on disk.
         path: The folder or file (``None`` for Ollama models).
-        last_used_s: Unix time it was last read (file access time), or modified for Ollama.
+        last_used_s: Unix time the app last loaded it (see
+            :mod:`qwen_desktop.services.last_used`), ``None`` when it never did.
         revision: The commit of a Hugging Face snapshot.
         complete: False while a download of it is unfinished.
     """
@@ -104,11 +117,19 @@ class ModelLibrary:
     Args:
         cache_dir: The Hugging Face cache (default :func:`hub_cache_dir`).
         state_file: Where imported folders and files are remembered.
+        last_used: The app's record of loads (default: ``last_used.json`` next to
+            ``state_file``).
     """
 
-    def __init__(self, state_file: Path, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        state_file: Path,
+        cache_dir: Path | None = None,
+        last_used: LastUsedRecord | None = None,
+    ) -> None:
         self.state_file = state_file
         self.cache_dir = cache_dir if cache_dir is not None else hub_cache_dir()
+        self.last_used = last_used or LastUsedRecord(state_file.with_name(LAST_USED_FILE_NAME))
 
     # -- Hugging Face cache ------------------------------------------------------------------
 
@@ -123,6 +144,7 @@ class ModelLibrary:
             info = scan_cache_dir(self.cache_dir)
         except CacheNotFound:
             return []
+        used = self.last_used.all()
         for warning in info.warnings:
             _log.warning("Hugging Face cache: %s", warning)
         models = []
@@ -141,7 +163,7 @@ class ModelLibrary:
                     quant=quant,
                     size_bytes=int(repo.size_on_disk),
                     path=str(newest.snapshot_path),
-                    last_used_s=float(repo.last_accessed),
+                    last_used_s=self.last_used.last_used_under(repo.repo_path, used),
                     revision=newest.commit_hash,
                     complete=not unfinished,
                 )
@@ -187,32 +209,35 @@ class ModelLibrary:
         paths = self._imported_paths()
         if str(path) not in paths:
             self._save_imported([*paths, str(path)])
-        return model
+        return replace(model, last_used_s=self.last_used.last_used_under(path))
 
     def imported(self) -> list[InstalledModel]:
         """Imported folders and files that still exist (missing ones are listed as size 0,
         incomplete, so they can be removed)."""
         out = []
+        used = self.last_used.all()
         for raw in self._imported_paths():
             model = _describe_local(Path(raw))
-            out.append(
-                model
-                or InstalledModel(raw, "folder", "missing", None, 0, raw, None, complete=False)
-            )
+            if model is None:
+                model = InstalledModel(raw, "folder", "missing", None, 0, raw, None, complete=False)
+            else:
+                model = replace(model, last_used_s=self.last_used.last_used_under(raw, used))
+            out.append(model)
         return out
 
     # -- Ollama ------------------------------------------------------------------------------
 
-    @staticmethod
-    async def ollama_models(url: str) -> list[InstalledModel]:
-        """The models an Ollama server has (``/api/tags``)."""
+    async def ollama_models(self, url: str) -> list[InstalledModel]:
+        """The models an Ollama server has (``/api/tags``); last used from the app's record
+        (key ``ollama:<tag>``)."""
         import ollama
 
         listing = await ollama.AsyncClient(host=url).list()
+        used = self.last_used.all()
         out = []
         for entry in listing.models:
             details = entry.details
-            modified = entry.modified_at.timestamp() if entry.modified_at else None
+            modified = used.get(f"ollama:{entry.model}")
             out.append(
                 InstalledModel(
                     id=str(entry.model),
@@ -338,21 +363,19 @@ def _describe_local(path: Path) -> InstalledModel | None:
                 gguf_quant(path.name),
                 stat.st_size,
                 str(path),
-                stat.st_atime,
+                None,
             )
         if path.is_dir() and (path / "config.json").is_file():
             files = [p for p in path.iterdir() if p.is_file()]
             fmt, quant = _format_of([p.name for p in files])
             size = sum(p.stat().st_size for p in files)
-            last = max((p.stat().st_atime for p in files), default=None)
-            return InstalledModel(str(path), "folder", fmt, quant, size, str(path), last)
+            return InstalledModel(str(path), "folder", fmt, quant, size, str(path), None)
         if path.is_dir() and any(path.glob("*.gguf")):
             ggufs = sorted(path.glob("*.gguf"))
             quants = sorted({q for q in (gguf_quant(p.name) for p in ggufs) if q})
             size = sum(p.stat().st_size for p in ggufs)
-            last = max(p.stat().st_atime for p in ggufs)
             return InstalledModel(
-                str(path), "folder", "gguf", ",".join(quants) or None, size, str(path), last
+                str(path), "folder", "gguf", ",".join(quants) or None, size, str(path), None
             )
     except OSError:
         return None

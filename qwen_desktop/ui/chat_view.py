@@ -1,448 +1,97 @@
-"""The chat transcript: user messages, assistant answers with a live thinking block, notices."""
+"""The chat transcript: a scrolling, paged column of messages that follows the newest text.
+
+Streaming stays cheap however long the conversation (measured by
+``bench/bench_chat_render.py``):
+
+* The answer that streams lives in its own container (``live``), apart from the finished
+  messages (``history``). A growing answer changes only the live container's size: the content
+  layout re-places two containers, and the history's geometry is unchanged, so Qt does not
+  lay out its messages again (``QWidget.setGeometry`` with an unchanged rectangle does nothing,
+  and the history's size hint stays cached). Without this split every streamed render laid out
+  every message shown (about 140 ms at 400 messages, measured).
+* Paging: a conversation opens with its last page; scrolling to the top (or the "Show earlier"
+  button) asks :attr:`ChatView.earlier_loader` for the page before, and the view keeps its place.
+  While the user follows the newest text, the oldest messages beyond
+  :data:`WINDOW_MESSAGES` are released (they come back on scrolling up), so the number of
+  widgets stays bounded however long the chat grows.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QPixmap
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QScrollArea,
-    QSizePolicy,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
+from PySide6.QtWidgets import QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from qwen_desktop.core.storage import MessageRecord
+from qwen_desktop.ui.chat_messages import (
+    AssistantMessage,
+    ImageLoader,
+    Notice,
+    ThinkingBlock,
+    UserMessage,
+    length_limit_message,
+    stats_line,
 )
+from qwen_desktop.ui.markdown_view import HeightCachingColumn
 
-from qwen_desktop.core.errors import QwenDesktopError
-from qwen_desktop.core.images import token_cost
-from qwen_desktop.core.storage import MessageRecord, MessageStats, MessageStatus
-from qwen_desktop.core.types import Usage
-from qwen_desktop.ui.markdown_view import MarkdownView
+__all__ = [
+    "WINDOW_MESSAGES",
+    "AssistantMessage",
+    "ChatView",
+    "EarlierLoader",
+    "ImageLoader",
+    "Notice",
+    "ThinkingBlock",
+    "UserMessage",
+    "length_limit_message",
+    "stats_line",
+]
 
-ImageLoader = Callable[[str], bytes]
-"""The encoded bytes of a stored image, by SHA-256 (raises QwenDesktopError when missing)."""
-TRANSCRIPT_THUMBNAIL_PIXELS = 96
-"""Side of the square an image of a sent message is shown in (logical pixels)."""
-
-
-def length_limit_message(usage: Usage) -> tuple[str, str]:
-    """Message and action for an answer cut by the answer limit or a full context window."""
-    where = "while still thinking" if usage.thinking_incomplete else "before the answer ended"
-    if usage.context_window_full:
-        return (
-            f"The context window is full: the answer stopped {where}.",
-            "Start a new chat to continue with an empty context.",
-        )
-    return (
-        f"Stopped at the answer length limit ({usage.generated_tokens} tokens) {where}.",
-        "Raise the limit in the chat settings, or ask for a shorter answer.",
-    )
-
-
-def stats_line(stats: MessageStats) -> str:
-    """ "12.3 tokens/s · 80 tokens (thinking 30) · TTFT 0.21 s" (unknown parts left out)."""
-    parts = []
-    if stats.tokens_per_second is not None:
-        parts.append(f"{stats.tokens_per_second:.1f} tokens/s")
-    if stats.generated_tokens is not None:
-        tokens = f"{stats.generated_tokens} tokens"
-        if stats.thinking_tokens:
-            tokens += f" (thinking {stats.thinking_tokens})"
-        parts.append(tokens)
-    if stats.ttft_seconds is not None:
-        parts.append(f"TTFT {stats.ttft_seconds:.2f} s")
-    return " · ".join(parts)
+EarlierLoader = Callable[[int], list[MessageRecord]]
+"""The stored messages just before a position (a page, oldest first; empty when none)."""
+WINDOW_MESSAGES = 150
+"""Most messages kept as widgets while the user follows the newest text (three pages of 50:
+older ones are released and loaded again on scrolling up). Pages loaded by scrolling up stay
+until the user is back at the bottom."""
+MESSAGE_SPACING = 12
+"""Vertical gap between messages (logical pixels)."""
+FOLLOW_SLACK = 24
+"""Within this many pixels of the bottom the view follows the newest text (logical pixels)."""
+_ANCHOR_MS = 250
+"""How long the view keeps its distance from the bottom after a page was put above it (ms):
+long enough for the new messages' layout to settle."""
 
 
-def _wrapping_label(text: str = "", *, fmt: Qt.TextFormat = Qt.TextFormat.PlainText) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(fmt)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(
-        Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
-    )
-    label.setOpenExternalLinks(True)
-    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
-    return label
+def _column(parent: QWidget) -> QVBoxLayout:
+    layout = HeightCachingColumn(parent)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(MESSAGE_SPACING)
+    return layout
 
 
-def _action_button(text: str, tip: str) -> QToolButton:
-    button = QToolButton()
-    button.setObjectName("messageAction")
-    button.setText(text)
-    button.setToolTip(tip)
-    button.setAutoRaise(True)
-    button.setCursor(Qt.CursorShape.PointingHandCursor)
-    return button
+def _widgets(layout: QVBoxLayout) -> list[QWidget]:
+    # Only widget items are ever put in these columns. Never ask a spacer item for its widget:
+    # PySide6 (6.12) returns None from QLayoutItem.widget() without a reference, so each call
+    # costs None one reference until the interpreter aborts ("deallocating None").
+    items = (layout.itemAt(i) for i in range(layout.count()))
+    return [w for item in items if item is not None and (w := item.widget()) is not None]
 
 
-class UserMessage(QFrame):
-    """A message the user sent, with an Edit action once it is saved.
-
-    Signals:
-        edit_requested(): The user clicked Edit.
-    """
-
-    edit_requested = Signal()
-
-    def __init__(
-        self,
-        text: str,
-        record: MessageRecord | None = None,
-        parent: QWidget | None = None,
-        *,
-        image_loader: ImageLoader | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("userMessage")
-        self.record = record
-        self.image_loader = image_loader
-        self.pictures: list[QLabel] = []
-        """The thumbnails of the message's images (when an image loader was given)."""
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 4)
-        layout.setSpacing(2)
-        self.label = _wrapping_label(text)
-        layout.addWidget(self.label)
-        self.images_label = QLabel()
-        self.images_label.setObjectName("messageImages")
-        self._picture_row = QHBoxLayout()
-        self._picture_row.setSpacing(6)
-        layout.addLayout(self._picture_row)
-        layout.addWidget(self.images_label)
-        self._show_images(record)
-        actions = QHBoxLayout()
-        actions.addStretch(1)
-        self.edit_button = _action_button(
-            "Edit", "Edit this message and send it again (later messages are removed)"
-        )
-        self.edit_button.clicked.connect(self.edit_requested)
-        self.edit_button.setVisible(record is not None)
-        actions.addWidget(self.edit_button)
-        layout.addLayout(actions)
-
-    @property
-    def text(self) -> str:
-        """The message's text."""
-        return self.label.text()
-
-    def set_record(self, record: MessageRecord) -> None:
-        """The saved message (enables Edit)."""
-        self.record = record
-        self.label.setText(record.content)
-        self.edit_button.setVisible(True)
-        self._show_images(record)
-
-    def _show_images(self, record: MessageRecord | None) -> None:
-        images = record.images if record is not None else ()
-        self.images_label.setVisible(bool(images))
-        if images:
-            tokens = sum(token_cost(i.width or 0, i.height or 0) for i in images)
-            sizes = ", ".join(f"{i.width}×{i.height} px" for i in images)
-            noun = "image" if len(images) == 1 else "images"
-            self.images_label.setText(f"{len(images)} {noun} ({sizes}) · {tokens:,} visual tokens")
-        if self.image_loader is not None and not self.pictures:
-            for image in images:
-                self.pictures.append(self._picture(image.sha256))
-                self._picture_row.addWidget(self.pictures[-1])
-            if self.pictures:
-                self._picture_row.addStretch(1)
-
-    def _picture(self, sha256: str) -> QLabel:
-        label = QLabel()
-        label.setObjectName("messagePicture")
-        pixmap = QPixmap()
-        try:
-            loaded = self.image_loader is not None and pixmap.loadFromData(
-                self.image_loader(sha256)
-            )
-        except QwenDesktopError as exc:
-            label.setText(f"(image unavailable: {exc.message})")
-            return label
-        if not loaded:
-            label.setText("(image unreadable)")
-            return label
-        label.setPixmap(
-            pixmap.scaled(
-                TRANSCRIPT_THUMBNAIL_PIXELS,
-                TRANSCRIPT_THUMBNAIL_PIXELS,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        )
-        return label
-
-
-class ThinkingBlock(QFrame):
-    """A collapsible block with the model's thinking: "Thinking… 3 s", then "Thought for 3.2 s".
-
-    Hidden while there is no thinking text (an empty block is never shown, case C2).
-    """
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("thinkingBlock")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.setSpacing(2)
-        self.header = QToolButton()
-        self.header.setObjectName("thinkingHeader")
-        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.header.setCheckable(True)
-        self.header.setChecked(True)
-        self.header.setArrowType(Qt.ArrowType.DownArrow)
-        self.header.toggled.connect(self._on_header_toggled)
-        self.body = _wrapping_label()
-        self.body.setObjectName("thinkingBody")
-        layout.addWidget(self.header)
-        layout.addWidget(self.body)
-        self.text = ""
-        self.started: float | None = None
-        self.ended: float | None = None
-        self._user_toggled = False
-        self._timer = QTimer(self)
-        self._timer.setInterval(500)
-        self._timer.timeout.connect(self._refresh_header)
-        self.setVisible(False)
-
-    def append(self, text: str) -> None:
-        """Add streamed thinking text (starts the live timer on the first text)."""
-        if self.started is None:
-            self.started = time.monotonic()
-            self._timer.start()
-        self.text += text
-        self.body.setText(self.text)
-        self.setVisible(True)
-        self._refresh_header()
-
-    def prepend(self, text: str, started: float | None = None) -> None:
-        """Put text first shown as answer at the start (it was thinking after all).
-
-        Args:
-            text: The text to move.
-            started: When that text began to arrive (monotonic seconds): the thinking's start.
-        """
-        if self.started is None or (started is not None and started < self.started):
-            self.started = started if started is not None else time.monotonic()
-        self.text = text + self.text
-        self.body.setText(self.text)
-        self.setVisible(True)
-        self.close_block()
-
-    def close_block(
-        self, seconds: float | None = None, *, incomplete: bool = False, at_limit: bool = False
-    ) -> None:
-        """Thinking ended: show its duration and collapse (unless the user opened it).
-
-        Args:
-            seconds: The engine's measured thinking time (replaces the UI's own timing).
-            incomplete: The thinking block never closed (no answer followed).
-            at_limit: It never closed because the answer length limit was reached.
-        """
-        if self.ended is None:
-            self.ended = time.monotonic()
-        self._timer.stop()
-        if seconds is not None:
-            self.started, self.ended = 0.0, seconds
-        self._incomplete = incomplete
-        self._at_limit = at_limit
-        if not self._user_toggled:
-            self.header.blockSignals(True)
-            self.header.setChecked(incomplete)
-            self.header.blockSignals(False)
-            self._apply_expanded(incomplete)
-        self._refresh_header()
-
-    @property
-    def is_live(self) -> bool:
-        """True while thinking is streaming."""
-        return self.started is not None and self.ended is None
-
-    def _refresh_header(self) -> None:
-        if self.started is None:
-            return
-        if self.ended is None:
-            self.header.setText(f"Thinking… {time.monotonic() - self.started:.0f} s")
-        elif getattr(self, "_incomplete", False):
-            why = "at the token limit" if getattr(self, "_at_limit", False) else "without an answer"
-            self.header.setText(f"Thinking ended {why} after {self.ended - self.started:.1f} s")
-        else:
-            self.header.setText(f"Thought for {self.ended - self.started:.1f} s")
-
-    def _on_header_toggled(self, checked: bool) -> None:
-        self._user_toggled = True
-        self._apply_expanded(checked)
-
-    def _apply_expanded(self, expanded: bool) -> None:
-        self.body.setVisible(expanded)
-        self.header.setArrowType(Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow)
-
-
-class AssistantMessage(QFrame):
-    """One answer: the thinking block, the answer (Markdown), its stats or error, and actions.
-
-    Signals:
-        regenerate_requested(): The user clicked Regenerate.
-    """
-
-    regenerate_requested = Signal()
-
-    def __init__(self, record: MessageRecord | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.record = record
-        self.setObjectName("assistantMessage")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(6)
-        self.thinking = ThinkingBlock()
-        self.answer = MarkdownView()
-        self.answer.setObjectName("answer")
-        self.answer.setVisible(False)
-        self.waiting = QLabel("…")
-        self.waiting.setObjectName("waiting")
-        self.stats = QLabel()
-        self.stats.setObjectName("stats")
-        self.stats.setVisible(False)
-        self.error = _wrapping_label()
-        self.error.setObjectName("error")
-        self.error.setVisible(False)
-        self.copy_button = _action_button("Copy", "Copy the answer (without its thinking)")
-        self.copy_button.clicked.connect(self.copy_answer)
-        self.regenerate_button = _action_button(
-            "Regenerate", "Answer this question again: the new answer replaces this one"
-        )
-        self.regenerate_button.clicked.connect(self.regenerate_requested)
-        self.action_row = QWidget()
-        actions = QHBoxLayout(self.action_row)
-        actions.setContentsMargins(0, 0, 0, 0)
-        actions.setSpacing(4)
-        actions.addWidget(self.stats)
-        actions.addStretch(1)
-        actions.addWidget(self.copy_button)
-        actions.addWidget(self.regenerate_button)
-        self.copy_button.setVisible(False)
-        self.regenerate_button.setVisible(False)
-        for widget in (self.thinking, self.waiting, self.answer, self.error, self.action_row):
-            layout.addWidget(widget)
-        self.answer_text = ""
-        self.answer_started: float | None = None
-
-    def copy_answer(self) -> None:
-        """Put the answer's text (Markdown source, no thinking) on the clipboard."""
-        QGuiApplication.clipboard().setText(self.answer_text)
-
-    def set_actions(self, *, finished: bool, last: bool) -> None:
-        """Show Copy once the answer ended, Regenerate on the last answer only."""
-        self.copy_button.setVisible(finished and bool(self.answer_text))
-        self.regenerate_button.setVisible(finished and last)
-
-    def show_record(self, record: MessageRecord) -> None:
-        """Show a stored answer: collapsed thinking, the answer, its stats, status or error."""
-        self.record = record
-        self.waiting.setVisible(False)
-        if record.thinking:
-            self.thinking.text = record.thinking
-            self.thinking.body.setText(record.thinking)
-            self.thinking.started = 0.0
-            self.thinking.setVisible(True)
-            self.thinking.close_block(
-                record.stats.thinking_seconds or 0.0,
-                incomplete=record.stats.thinking_incomplete,
-                at_limit=record.stats.finish_reason == "length",
-            )
-        if record.content:
-            self.answer_text = record.content
-            self.answer.set_markdown(record.content, now=True)
-            self.answer.setVisible(True)
-        if record.status is MessageStatus.STOPPED:
-            self.stats.setText("Stopped by you")
-            self.stats.setVisible(True)
-        elif record.stats.generated_tokens is not None:
-            self.stats.setText(stats_line(record.stats))
-            self.stats.setVisible(True)
-        if record.status is MessageStatus.ERROR and record.error:
-            self.show_error(record.error, record.error_action or "")
-
-    def add_thinking(self, text: str) -> None:
-        """Stream thinking text into the block."""
-        self.waiting.setVisible(False)
-        self.thinking.append(text)
-
-    def add_answer(self, text: str) -> None:
-        """Stream answer text (closes a live thinking block first)."""
-        self.waiting.setVisible(False)
-        if self.thinking.is_live:
-            self.thinking.close_block()
-        if self.answer_started is None:
-            self.answer_started = time.monotonic()
-        self.answer_text += text
-        self.answer.set_markdown(self.answer_text)  # throttled: see markdown_view
-        self.answer.setVisible(True)
-
-    def reclassify(self, text: str) -> None:
-        """Move ``text`` from the start of the answer into the thinking block."""
-        self.answer_text = self.answer_text.removeprefix(text).lstrip()
-        self.answer.set_markdown(self.answer_text, now=True)
-        self.answer.setVisible(bool(self.answer_text))
-        self.thinking.prepend(text, self.answer_started)
-        self.answer_started = None
-
-    def finish(self, usage: Usage) -> None:
-        """The answer is complete: show tokens/s, TTFT and token counts."""
-        self.waiting.setVisible(False)
-        self.answer.flush()
-        if self.thinking.text:
-            self.thinking.close_block(
-                usage.thinking_seconds,
-                incomplete=usage.thinking_incomplete,
-                at_limit=usage.finish_reason == "length",
-            )
-        if usage.thinking_incomplete and usage.finish_reason == "stop":
-            self.show_error(
-                "The model stopped while still thinking, so there is no answer.",
-                "Ask again, or switch thinking off for a direct answer.",
-            )
-        self.stats.setText(stats_line(MessageStats.from_usage(usage)))
-        self.stats.setVisible(True)
-        if usage.finish_reason == "length":
-            self.show_error(*length_limit_message(usage))
-
-    def mark_stopped(self) -> None:
-        """The user stopped the answer: keep what arrived and say so."""
-        self.waiting.setVisible(False)
-        self.answer.flush()
-        if self.thinking.is_live:
-            self.thinking.close_block()
-        self.stats.setText("Stopped by you")
-        self.stats.setVisible(True)
-
-    def show_error(self, message: str, action: str = "") -> None:
-        """Show an error under whatever text already arrived (it is kept)."""
-        self.waiting.setVisible(False)
-        self.answer.flush()
-        if self.thinking.is_live:
-            self.thinking.close_block()
-        self.error.setText(f"{message} {action}".strip())
-        self.error.setVisible(True)
-
-
-class Notice(QLabel):
-    """A one-line notice in the transcript (no model loaded, model loaded, …)."""
-
-    def __init__(self, text: str, *, error: bool = False, parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self.setObjectName("noticeError" if error else "notice")
-        self.setWordWrap(True)
-        self.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+def _discard(layout: QVBoxLayout, widget: QWidget) -> None:
+    layout.removeWidget(widget)
+    widget.setParent(None)
+    widget.deleteLater()
 
 
 class ChatView(QScrollArea):
     """The scrolling transcript. Follows the newest text while the user is at the bottom.
+
+    Attributes:
+        image_loader: Reads a stored image's bytes by SHA-256 (thumbnails in sent messages).
+        earlier_loader: Loads the stored page before a position (set by the window); None
+            leaves earlier messages unreachable (the button then only says how many there are).
+        hidden_before: Stored messages before the first one shown.
 
     Signals:
         regenerate_requested(): Regenerate was clicked on the last answer.
@@ -461,32 +110,56 @@ class ChatView(QScrollArea):
         self._content.setObjectName("chatContent")
         self._layout = QVBoxLayout(self._content)
         self._layout.setContentsMargins(24, 16, 24, 16)
-        self._layout.setSpacing(12)
-        self._layout.addStretch(1)
+        self._layout.setSpacing(MESSAGE_SPACING)
+        self._layout.addStretch(1)  # keeps a short transcript at the bottom
+        self.earlier_button = QPushButton()
+        self.earlier_button.setObjectName("showEarlier")
+        self.earlier_button.setFlat(True)
+        self.earlier_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.earlier_button.clicked.connect(self.load_earlier)
+        self.earlier_button.setVisible(False)
+        self._layout.addWidget(self.earlier_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._history = QWidget()
+        self._history.setObjectName("chatHistory")
+        self._history_layout = _column(self._history)
+        self._live = QWidget()
+        self._live.setObjectName("chatLive")
+        self._live_layout = _column(self._live)
+        self._live.setVisible(False)
+        self._layout.addWidget(self._history)
+        self._layout.addWidget(self._live)
         self.setWidget(self._content)
         self._follow = True
+        self._anchor: int | None = None
+        self._anchor_timer = QTimer(self)
+        self._anchor_timer.setSingleShot(True)
+        self._anchor_timer.setInterval(_ANCHOR_MS)
+        self._anchor_timer.timeout.connect(self._drop_anchor)
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range_changed)
         self.current: AssistantMessage | None = None
         self.image_loader: ImageLoader | None = None
-        """Reads a stored image's bytes by SHA-256 (for thumbnails in sent messages)."""
+        self.earlier_loader: EarlierLoader | None = None
+        self.hidden_before = 0
+        self.window_messages = WINDOW_MESSAGES
+        """Most messages kept while following the newest text (see :data:`WINDOW_MESSAGES`)."""
+
+    # -- adding -----------------------------------------------------------------------------
 
     def add_user(self, text: str, record: MessageRecord | None = None) -> UserMessage:
         """Append the user's message (``record``: its saved state, which enables Edit)."""
-        widget = UserMessage(text, record, image_loader=self.image_loader)
-        widget.edit_requested.connect(lambda: self._on_edit_requested(widget))
+        widget = self._user_widget(text, record)
         self._append(widget)
         self._follow = True
         return widget
 
     def start_answer(self, record: MessageRecord | None = None) -> AssistantMessage:
-        """Append an empty answer that streamed text will fill."""
+        """Append an empty answer that streamed text will fill (in the live container)."""
         for answer in self.answers():
             answer.set_actions(finished=True, last=False)
-        self.current = AssistantMessage(record)
-        self.current.regenerate_requested.connect(self.regenerate_requested)
-        self._append(self.current)
+        self.current = self._answer_widget(record)
+        self._append(self.current, live=True)
         return self.current
 
     def add_record(self, record: MessageRecord) -> QWidget:
@@ -501,20 +174,92 @@ class ChatView(QScrollArea):
     def show_records(self, records: list[MessageRecord], *, more_before: int = 0) -> None:
         """Replace the transcript with stored messages (``more_before``: older ones not shown)."""
         self.clear()
-        if more_before:
-            self.add_notice(f"{more_before:,} earlier messages are not shown.")
-        for record in records:
-            if record.role in ("user", "assistant"):
-                self.add_record(record)
+        shown = [r for r in records if r.role in ("user", "assistant")]
+        for record in shown[:-1]:
+            self._history_layout.addWidget(self._record_widget(record, last=False))
+        if shown:
+            self.add_record(shown[-1])
+        self._set_hidden_before(more_before)
         self._follow = True
+
+    def add_notice(self, text: str, *, error: bool = False) -> Notice:
+        """Append a notice line."""
+        notice = Notice(text, error=error)
+        self._append(notice)
+        return notice
+
+    # -- paging -----------------------------------------------------------------------------
+
+    def load_earlier(self) -> int:
+        """Put the stored page before the first message shown above it; returns how many.
+
+        The view keeps its place: what was on screen stays where it was.
+        """
+        first = self._first_record()
+        if self.earlier_loader is None or first is None or self.hidden_before <= 0:
+            return 0
+        records = [
+            r for r in self.earlier_loader(first.position) if r.role in ("user", "assistant")
+        ]
+        if not records:
+            self._set_hidden_before(0)
+            return 0
+        bar = self.verticalScrollBar()
+        self._anchor = bar.maximum() - bar.value()
+        self._anchor_timer.start()
+        self._follow = False
+        for index, record in enumerate(records):
+            self._history_layout.insertWidget(index, self._record_widget(record, last=False))
+        self._set_hidden_before(self.hidden_before - len(records))
+        return len(records)
+
+    def trim(self) -> int:
+        """Release the oldest messages beyond :attr:`window_messages`; returns how many.
+
+        The live answer and the newest messages are kept; released stored messages are counted
+        in :attr:`hidden_before` and come back with :meth:`load_earlier`.
+        """
+        widgets = self.messages()
+        excess = len(widgets) - self.window_messages
+        released = 0
+        for widget in widgets[: max(0, excess)]:
+            if widget is self.current or widget.parentWidget() is not self._history:
+                break
+            if getattr(widget, "record", None) is not None:
+                released += 1
+            _discard(self._history_layout, widget)
+        if released:
+            self._set_hidden_before(self.hidden_before + released)
+        return released
+
+    def _first_record(self) -> MessageRecord | None:
+        for widget in self.messages():
+            record: MessageRecord | None = getattr(widget, "record", None)
+            if record is not None:
+                return record
+        return None
+
+    def _set_hidden_before(self, count: int) -> None:
+        self.hidden_before = max(0, count)
+        noun = "message" if self.hidden_before == 1 else "messages"
+        self.earlier_button.setText(f"Show {self.hidden_before:,} earlier {noun}")
+        self.earlier_button.setToolTip(
+            "Scroll to the top, or click, to load the page before"
+            if self.earlier_loader is not None
+            else "Earlier messages are kept in the history but not shown"
+        )
+        self.earlier_button.setVisible(self.hidden_before > 0)
+
+    # -- removing and updating --------------------------------------------------------------
 
     def clear(self) -> None:
         """Remove every message and notice."""
         self.current = None
-        for widget in self.messages():
-            self._layout.removeWidget(widget)
-            widget.setParent(None)
-            widget.deleteLater()
+        for layout in (self._history_layout, self._live_layout):
+            for widget in _widgets(layout):
+                _discard(layout, widget)
+        self._live.setVisible(False)
+        self._set_hidden_before(0)
 
     def remove_from(self, position: int) -> None:
         """Remove the saved messages at ``position`` and after (and anything shown after them)."""
@@ -526,9 +271,7 @@ class ChatView(QScrollArea):
             if removing:
                 if widget is self.current:
                     self.current = None
-                self._layout.removeWidget(widget)
-                widget.setParent(None)
-                widget.deleteLater()
+                self._remove(widget)
         answers = self.answers()
         if answers:
             self.current = answers[-1]
@@ -545,39 +288,84 @@ class ChatView(QScrollArea):
         return [w for w in self.messages() if isinstance(w, AssistantMessage)]
 
     def set_busy(self, busy: bool) -> None:
-        """Hide message actions while an answer streams."""
+        """While an answer streams: no actions on it, no Regenerate, Edit disabled.
+
+        Only what changes is shown or hidden (Edit is disabled, not hidden): showing a widget
+        makes Qt lay out its parents at once, about 1 ms per message shown (measured), a stall
+        when an answer starts or ends in a long transcript.
+        """
         answers = self.answers()
         for index, answer in enumerate(answers):
-            answer.set_actions(finished=not busy, last=index == len(answers) - 1)
+            streaming = busy and answer is self.current
+            answer.set_actions(finished=not streaming, last=not busy and index == len(answers) - 1)
         for widget in self.messages():
             if isinstance(widget, UserMessage):
-                widget.edit_button.setVisible(not busy and widget.record is not None)
+                widget.edit_button.setVisible(widget.record is not None)
+                widget.edit_button.setEnabled(not busy)
+
+    def messages(self) -> list[QWidget]:
+        """The transcript's widgets, oldest first."""
+        return _widgets(self._history_layout) + _widgets(self._live_layout)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _user_widget(self, text: str, record: MessageRecord | None) -> UserMessage:
+        widget = UserMessage(text, record, image_loader=self.image_loader)
+        widget.edit_requested.connect(lambda: self._on_edit_requested(widget))
+        return widget
+
+    def _answer_widget(self, record: MessageRecord | None) -> AssistantMessage:
+        answer = AssistantMessage(record)
+        answer.regenerate_requested.connect(self.regenerate_requested)
+        return answer
+
+    def _record_widget(self, record: MessageRecord, *, last: bool) -> QWidget:
+        if record.role == "user":
+            return self._user_widget(record.content, record)
+        answer = self._answer_widget(record)
+        answer.show_record(record)
+        answer.set_actions(finished=True, last=last)
+        return answer
 
     def _on_edit_requested(self, widget: UserMessage) -> None:
         if widget.record is not None:
             self.edit_requested.emit(widget.record)
 
-    def add_notice(self, text: str, *, error: bool = False) -> Notice:
-        """Append a notice line."""
-        notice = Notice(text, error=error)
-        self._append(notice)
-        return notice
+    def _append(self, widget: QWidget, *, live: bool = False) -> None:
+        # What the live container held is finished: it joins the history (once per message).
+        for done in _widgets(self._live_layout):
+            self._live_layout.removeWidget(done)
+            self._history_layout.addWidget(done)
+            done.setVisible(True)  # reparenting hides a widget; Qt would show it a tick later
+        if live:
+            self._live_layout.addWidget(widget)
+        else:
+            self._history_layout.addWidget(widget)
+        self._live.setVisible(live)
+        if self._follow:
+            self.trim()
 
-    def messages(self) -> list[QWidget]:
-        """The transcript's widgets, oldest first."""
-        # Item 0 is the stretch that keeps messages at the bottom; every later item holds a
-        # widget. Never ask a spacer item for its widget: PySide6 (6.12) returns None from
-        # QLayoutItem.widget() without a reference, so each call costs None one reference
-        # until the interpreter aborts ("deallocating None") after some 16,000 calls.
-        items = (self._layout.itemAt(i) for i in range(1, self._layout.count()))
-        return [w for item in items if item is not None and (w := item.widget()) is not None]
-
-    def _append(self, widget: QWidget) -> None:
-        self._layout.addWidget(widget)
+    def _remove(self, widget: QWidget) -> None:
+        parent = widget.parentWidget()
+        _discard(self._live_layout if parent is self._live else self._history_layout, widget)
+        if parent is self._live:
+            self._live.setVisible(False)
 
     def _on_scrolled(self, value: int) -> None:
-        self._follow = value >= self.verticalScrollBar().maximum() - 24
+        bar = self.verticalScrollBar()
+        was_following = self._follow
+        self._follow = value >= bar.maximum() - FOLLOW_SLACK
+        if self._follow and not was_following and self._anchor is None:
+            QTimer.singleShot(0, self, self.trim)  # back at the bottom: release old pages
+        at_top = value <= bar.minimum() and bar.maximum() > 0
+        if at_top and self._anchor is None and self.hidden_before > 0 and self.earlier_loader:
+            QTimer.singleShot(0, self, self.load_earlier)
 
     def _on_range_changed(self, _minimum: int, maximum: int) -> None:
-        if self._follow:
+        if self._anchor is not None:
+            self.verticalScrollBar().setValue(maximum - self._anchor)
+        elif self._follow:
             self.verticalScrollBar().setValue(maximum)
+
+    def _drop_anchor(self) -> None:
+        self._anchor = None

@@ -101,7 +101,11 @@ class DownloadsPanel(QWidget):
         self.model_edit = QLineEdit()
         self.model_edit.setPlaceholderText("Model: qwen3-8b, Qwen/Qwen3-8B or qwen3:8b")
         self.format_combo = QComboBox()
-        self.format_combo.addItems(["safetensors", "gguf"])
+        self.format_combo.addItems(["safetensors", "gguf", "ollama"])
+        self.format_combo.setToolTip(
+            "safetensors: the Hugging Face checkpoint; gguf: one GGUF file (quantization); "
+            "ollama: pull the model's Ollama tag into the running Ollama engine"
+        )
         self.quant_edit = QLineEdit()
         self.quant_edit.setPlaceholderText("Q4_K_M")
         self.quant_edit.setEnabled(False)

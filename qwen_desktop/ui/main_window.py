@@ -43,17 +43,23 @@ from qwen_desktop.qt.catalog_model import CatalogFitModel
 from qwen_desktop.qt.conversation_controller import ConversationController
 from qwen_desktop.qt.conversation_model import ConversationListModel
 from qwen_desktop.qt.downloads_controller import DownloadsController
+from qwen_desktop.qt.engine_controller import EngineController
 from qwen_desktop.qt.hardware_controller import HardwareController
+from qwen_desktop.qt.library_model import LibraryController
 from qwen_desktop.qt.model_controller import ModelController
 from qwen_desktop.qt.monitor_controller import MonitorController
 from qwen_desktop.services.image_preparation import FILE_DIALOG_FILTER
+from qwen_desktop.ui.chat_settings_panel import ChatSettingsButton
 from qwen_desktop.ui.chat_view import ChatView, Notice
 from qwen_desktop.ui.context_meter_bar import ContextMeterBar
 from qwen_desktop.ui.conversation_sidebar import ConversationSidebar
 from qwen_desktop.ui.downloads_panel import DownloadsPanel
+from qwen_desktop.ui.engine_ui import EngineUi
 from qwen_desktop.ui.hardware_page import HardwarePage
 from qwen_desktop.ui.image_attachments import AttachmentStrip, vision_offer
+from qwen_desktop.ui.library_page import LibraryPage
 from qwen_desktop.ui.machine_panel import MachinePanel
+from qwen_desktop.ui.model_download import ModelDownloadAction
 from qwen_desktop.ui.models_page import ModelsPage
 from qwen_desktop.ui.monitor_dock import MonitorDock, MonitorSummary, WindowWatcher
 from qwen_desktop.ui.prompt_edit import PromptEdit
@@ -229,10 +235,13 @@ class MainWindow(QMainWindow):
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_label, 1)
         self.chat_view.image_loader = self._stored_image
+        self.chat_view.earlier_loader = self.chat.earlier_messages
         self.system_prompts = SystemPromptPicker()
         self.system_prompts.prompt_chosen.connect(self._on_system_prompts_prompt_chosen)
         top.addWidget(self.system_prompts)
         top.addWidget(self.think_switch)
+        self.chat_settings = ChatSettingsButton(self.chat, self.think_switch, self.system_prompts)
+        top.addWidget(self.chat_settings)
         top.addWidget(self.open_button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.attachments.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
@@ -662,6 +671,22 @@ class MainWindow(QMainWindow):
         self._tab_tips[self.downloads_panel] = "Model downloads: progress, pause, resume, cancel"
         self._refresh_tab_tips()
 
+    def install_library(self, library: LibraryController) -> None:
+        """Add the Library page after Downloads (or Models) and, once downloads are installed,
+        the Models page's Download action; "Open in chat" loads the folder and shows the chat."""
+        self.library = library
+        self.library_page = LibraryPage(library)
+        after = getattr(self, "downloads_panel", self.models_page)
+        self.tabs.insertTab(self.tabs.indexOf(after) + 1, self.library_page, "Library")
+        self._tab_tips[self.library_page] = "Installed models: open, delete, import, move"
+        self._refresh_tab_tips()
+        self.library_page.open_requested.connect(self.models.load_folder)
+        self.library_page.open_requested.connect(
+            lambda _p: self.tabs.setCurrentIndex(self.CHAT_TAB)
+        )
+        if getattr(self, "downloads", None) is not None:
+            self.model_download = ModelDownloadAction(self.models_page, self.downloads)
+
     def _refresh_tab_tips(self) -> None:
         """Tab tooltips with their current Ctrl+digit shortcut (pages can be inserted later)."""
         for widget, tip in self._tab_tips.items():
@@ -674,6 +699,12 @@ class MainWindow(QMainWindow):
         self.monitor_dock.show()
         self.monitor_dock.raise_()
 
+    def install_engine_ui(self, engines: EngineController) -> None:
+        """Add engine choice (Engine menu, Ctrl+E; the status bar's engine button), the engine
+        log dock (Ctrl+L) and the engine's notices in the chat (see ``ui/engine_ui.py``)."""
+        self.engines = engines
+        self.engine_ui = EngineUi(self, engines)
+
     async def shutdown(self) -> None:
         """Stop the running answer and background work, then free the model's memory."""
         for controller in (self.chat, self.models, self.hardware):
@@ -681,10 +712,16 @@ class MainWindow(QMainWindow):
         downloads = getattr(self, "downloads", None)
         if downloads is not None:
             await downloads.shutdown()
+        library = getattr(self, "library", None)
+        if library is not None:
+            await library.shutdown()
         monitor = getattr(self, "monitor", None)
         if monitor is not None:
             await monitor.shutdown()
         await self.models.backend.unload()
+        engines = getattr(self, "engines", None)
+        if engines is not None:  # after the unload: the embedded Ollama serves it
+            await engines.shutdown()
         self.chat.close_store()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -14,14 +14,18 @@ tracking pixel, a local file). Links open in the system browser (``QDesktopServi
 
 Streaming (:class:`MarkdownView`): new text is rendered at most every
 :data:`RENDER_INTERVAL_MS`; each render parses again only the last :data:`REPARSED_BLOCKS` blocks
-of the one answer that streams, and rebuilds only the segments that differ from the ones shown,
-so the cost per token depends neither on the length of the answer nor on the conversation's.
-When the answer ends it is parsed once in full.
+of the one answer that streams, and rebuilds only the segments that differ from the ones shown;
+segments are grouped in containers of :data:`CHUNK_SEGMENTS`, so a growing block lays out only
+its own container (Qt leaves a container whose geometry did not change alone). The cost per
+token thus depends neither on the length of the answer nor on the conversation's. When the
+answer ends only its last blocks are parsed again, unless it defines a reference-style link
+(which can change any block): then it is parsed once in full.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +58,14 @@ RENDER_INTERVAL_MS = 50
 REPARSED_BLOCKS = 2
 """While streaming, the last blocks parsed again on each render (two: appended text can turn
 the block before the last one into part of it, e.g. an indented paragraph continuing a list)."""
+CHUNK_SEGMENTS = 8
+"""Segments per container in :class:`MarkdownView`: a growing block lays out only its own
+container's segments and places the containers, never every block of a long answer; a segment
+never moves between containers once shown (moving a widget makes Qt lay out its new parents
+synchronously, measured at 10–30 ms per move in a long answer)."""
+LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.MULTILINE)
+"""A CommonMark link reference definition (``[label]: url``): it can change any earlier
+block, so an answer that has one is parsed in full when it ends."""
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 """Link schemes opened in the system browser; other links are ignored."""
 LIGHT_STYLE, DARK_STYLE = "default", "monokai"
@@ -167,18 +179,25 @@ def warm_lexers() -> None:
     threading.Thread(target=compile_all, name="pygments-warm-up", daemon=True).start()
 
 
+@lru_cache(maxsize=64)
 def _lexer(language: str) -> Lexer:
+    # Cached: building a lexer costs about 2 ms (measured); a lexer keeps no state between texts.
     try:
         return get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
         return TextLexer()
 
 
+@lru_cache(maxsize=2)
+def _formatter(dark: bool) -> HtmlFormatter[str]:
+    # Cached: the formatter computes the style's rules for every token type when built.
+    style = DARK_STYLE if dark else LIGHT_STYLE
+    return HtmlFormatter(noclasses=True, nowrap=True, style=style)
+
+
 def highlight_html(code: str, language: str, *, dark: bool = False) -> str:
     """Code as Qt rich text: Pygments' inline-styled HTML in a ``<pre>``."""
-    style = DARK_STYLE if dark else LIGHT_STYLE
-    formatter = HtmlFormatter(noclasses=True, nowrap=True, style=style)
-    body = highlight(code, _lexer(language), formatter).removesuffix("\n")
+    body = highlight(code, _lexer(language), _formatter(dark)).removesuffix("\n")
     return f'<pre style="margin:0">{body}</pre>'
 
 
@@ -247,7 +266,9 @@ class CodeBlock(QFrame):
         dark = self._dark = _is_dark(self)
         self.code.setText(highlight_html(segment.code, segment.language, dark=dark))
         background = get_style_by_name(DARK_STYLE if dark else LIGHT_STYLE).background_color
-        self.code.setStyleSheet(f"background: {background};")
+        sheet = f"background: {background};"
+        if self.code.styleSheet() != sheet:  # a new style sheet polishes the label again
+            self.code.setStyleSheet(sheet)
         bar = self.scroller.horizontalScrollBar().sizeHint().height()
         self.scroller.setFixedHeight(self.code.sizeHint().height() + bar)
 
@@ -268,6 +289,72 @@ class CodeBlock(QFrame):
         self.copied.emit(self.segment.code)
 
 
+SEGMENT_SPACING = 6
+"""Vertical gap between an answer's blocks (logical pixels)."""
+
+
+HFW_CACHE_WIDTHS = 4
+"""Widths remembered by :class:`HeightCachingColumn` (Qt asks at the actual width and at the
+size-hint width, alternately)."""
+
+
+class HeightCachingColumn(QVBoxLayout):
+    """A vertical layout that remembers its height for the last few widths until it changes.
+
+    ``QBoxLayout`` remembers its height-for-width for one width only, and Qt asks for two in
+    turn (the actual width, and the size hint's for ``sizeHint``/``minimumSize``), so each
+    relayout of a transcript measured every word-wrapped label in it again (``QLabel``'s
+    rich-text ``heightForWidth`` lays its document out): with a style sheet applied this was
+    10–20 ms per streamed render in a long answer (measured with py-spy). Here a column that
+    did not change answers from its cache; Qt calls :meth:`invalidate` when anything in it
+    changes (a child's size hint, a child added or removed), which empties the cache.
+    """
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._heights: dict[int, int] = {}
+        self._minimum_heights: dict[int, int] = {}
+
+    def heightForWidth(self, width: int) -> int:
+        height = self._heights.get(width)
+        if height is None:
+            height = super().heightForWidth(width)
+            _remember(self._heights, width, height)
+        return height
+
+    def minimumHeightForWidth(self, width: int) -> int:
+        height = self._minimum_heights.get(width)
+        if height is None:
+            height = super().minimumHeightForWidth(width)
+            _remember(self._minimum_heights, width, height)
+        return height
+
+    def invalidate(self) -> None:
+        self._heights.clear()
+        self._minimum_heights.clear()
+        super().invalidate()
+
+
+def _remember(cache: dict[int, int], width: int, height: int) -> None:
+    if len(cache) >= HFW_CACHE_WIDTHS:
+        cache.clear()
+    cache[width] = height
+
+
+def _column(parent: QWidget) -> QVBoxLayout:
+    layout = HeightCachingColumn(parent)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(SEGMENT_SPACING)
+    return layout
+
+
+def _column_widgets(layout: QVBoxLayout) -> list[QWidget]:
+    # Only widgets are put in these columns (never ask a spacer item for its widget: PySide6
+    # 6.12 then leaks a reference to None).
+    items = (layout.itemAt(i) for i in range(layout.count()))
+    return [w for item in items if item is not None and (w := item.widget()) is not None]
+
+
 class MarkdownView(QWidget):
     """Markdown shown as rich text and code blocks; re-rendered incrementally, throttled.
 
@@ -279,9 +366,9 @@ class MarkdownView(QWidget):
         super().__init__(parent)
         self.setObjectName("answer")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(6)
+        self._outer = _column(self)
+        self._chunks: list[tuple[QWidget, QVBoxLayout]] = []
+        """One container and its column per :data:`CHUNK_SEGMENTS` segments, in order."""
         self.markdown = ""
         self.segments: list[Segment] = []
         self.renders = 0
@@ -308,11 +395,13 @@ class MarkdownView(QWidget):
         """Render the latest text now.
 
         Args:
-            final: True when the answer ended (or is shown whole): the text is parsed in full.
-                False while it streams: when the new text extends the old, only the last
-                :data:`REPARSED_BLOCKS` blocks are parsed again (earlier blocks cannot change
-                by appending, except through rare reference-style link definitions, which the
-                final render resolves).
+            final: True when the answer ended (or is shown whole). False while it streams: when
+                the new text extends the old, only the last :data:`REPARSED_BLOCKS` blocks are
+                parsed again (earlier blocks cannot change by appending, except through
+                reference-style link definitions). The final render of a streamed answer is
+                incremental too unless the text has such a definition
+                (:data:`LINK_DEFINITION`), which then resolves in one full parse (a full parse
+                of a long answer costs 50–100 ms, measured, a visible stall at its end).
         """
         self._timer.stop()
         text, self._pending = self._pending, None
@@ -322,13 +411,15 @@ class MarkdownView(QWidget):
         if text is None or (text == self.markdown and not redo):
             return
         self.renders += 1
-        if not final and text.startswith(self.markdown) and len(self._offsets) > REPARSED_BLOCKS:
+        appended = text.startswith(self.markdown) and len(self._offsets) > REPARSED_BLOCKS
+        resolved = not final or (self._partial and not LINK_DEFINITION.search(text))
+        if appended and resolved:
             keep = len(self._offsets) - REPARSED_BLOCKS
             base = self._offsets[keep]
             tail = parse_blocks(text[base:])
             offsets = self._offsets[:keep] + [base + offset for offset, _segment in tail]
             segments = self.segments[:keep] + [segment for _offset, segment in tail]
-            self._partial = True
+            self._partial = not final
         else:
             blocks = parse_blocks(text)
             offsets = [offset for offset, _segment in blocks]
@@ -340,8 +431,7 @@ class MarkdownView(QWidget):
 
     def widgets(self) -> list[QWidget]:
         """One widget per segment, in order."""
-        items = (self._layout.itemAt(i) for i in range(self._layout.count()))
-        return [w for item in items if item is not None and (w := item.widget()) is not None]
+        return [widget for _chunk, column in self._chunks for widget in _column_widgets(column)]
 
     def code_blocks(self) -> list[CodeBlock]:
         """The code blocks shown."""
@@ -362,22 +452,42 @@ class MarkdownView(QWidget):
                     continue
                 self._replace(widget, self._build(segment))
             else:
-                self._layout.addWidget(self._build(segment))
+                self._append(self._build(segment))
         for widget in self.widgets()[len(segments) :]:
-            self._layout.removeWidget(widget)
+            self._layout_of(widget).removeWidget(widget)
             widget.setParent(None)
             widget.deleteLater()
+        while self._chunks and self._chunks[-1][1].count() == 0:
+            chunk, _column_layout = self._chunks.pop()
+            self._outer.removeWidget(chunk)
+            chunk.setParent(None)
+            chunk.deleteLater()
         self.segments = segments
+
+    def _append(self, widget: QWidget) -> None:
+        if not self._chunks or self._chunks[-1][1].count() >= CHUNK_SEGMENTS:
+            chunk = QWidget()
+            chunk.setObjectName("answerChunk")
+            self._chunks.append((chunk, _column(chunk)))
+            self._outer.addWidget(chunk)
+        self._chunks[-1][1].addWidget(widget)
+
+    def _layout_of(self, widget: QWidget) -> QVBoxLayout:
+        for chunk, column in self._chunks:
+            if chunk is widget.parentWidget():
+                return column
+        raise ValueError("not a segment of this answer")
 
     def _on_label_link_activated(self, url: str) -> None:
         self.link_opener(url)
 
     def _replace(self, old: QWidget, new: QWidget) -> None:
-        index = self._layout.indexOf(old)
-        self._layout.removeWidget(old)
+        layout = self._layout_of(old)
+        index = layout.indexOf(old)
+        layout.removeWidget(old)
         old.setParent(None)
         old.deleteLater()
-        self._layout.insertWidget(index, new)
+        layout.insertWidget(index, new)
 
     def _build(self, segment: Segment) -> QWidget:
         if isinstance(segment, CodeSegment):

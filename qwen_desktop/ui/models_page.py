@@ -61,8 +61,7 @@ _PART_COLORS = dict(BREAKDOWN_PARTS)
 _PART_COLORS["activations"] = _PART_COLORS["compute graph"]
 
 INSTALLED_TOOLTIP = (
-    "Shows only models already downloaded. Downloading and detecting installed models comes "
-    "with the model manager: for now no model counts as installed, so this shows none."
+    "Shows only models already downloaded (in the models folder: see the Library page)."
 )
 
 

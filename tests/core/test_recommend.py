@@ -63,6 +63,7 @@ def test_ranking_rules_hold_everywhere(catalog: Catalog, name: str, task: str) -
     recs = recommend(catalog, profile(name), task, context_tokens=8192)
     assert [rec.rank for rec in recs] == list(range(1, len(recs) + 1))
     assert set(ids(recs)) == {variant.id for variant in catalog.for_task(task)}
+
     def usable(rec: Recommendation) -> bool:
         return rec.fit.fits and (rec.fit.tokens_per_second_estimate or 0) >= 7.5
 

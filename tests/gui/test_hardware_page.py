@@ -110,6 +110,7 @@ async def test_scan_fills_the_pages_and_rescan_refreshes(window: MainWindow) -> 
         "Chat",
         "Models",
         "Downloads",
+        "Library",
         "Hardware",
     ]
     hardware_index = window.tabs.indexOf(window.hardware_page)

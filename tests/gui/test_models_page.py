@@ -84,12 +84,16 @@ def test_task_and_licence_filters(page: ModelsPage) -> None:
     assert not set(research) & set(shown_names(page))
 
 
-def test_installed_filter_says_none_is_installed_yet(page: ModelsPage) -> None:
-    assert "no model counts as installed" in page.installed_check.toolTip()
+def test_installed_filter_shows_the_installed_variants(page: ModelsPage) -> None:
+    assert "Library page" in page.installed_check.toolTip()
     assert page.installed_check.toolTip() == INSTALLED_TOOLTIP
     page.installed_check.setChecked(True)
-    assert page.proxy.rowCount() == 0
+    assert page.proxy.rowCount() == 0  # the default predicate: nothing installed
     assert page.empty.isVisible()
+    page.model.set_installed_predicate(lambda variant: variant.id == "qwen3-8b")
+    page.installed_check.setChecked(False)
+    page.installed_check.setChecked(True)
+    assert shown_names(page) == ["Qwen3 8B"]
     page.installed_check.setChecked(False)
     assert not page.empty.isVisible()
 
