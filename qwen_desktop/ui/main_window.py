@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -230,19 +231,35 @@ class MainWindow(QMainWindow):
         self.new_history_button.setVisible(self.chat.damaged is not None)
         self.store_banner.setVisible(True)
 
-    def _build_chat_page(self) -> QWidget:
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Model:"))
-        top.addWidget(self.model_label, 1)
+    def _build_chat_header(self) -> QVBoxLayout:
+        """The rows above the chat: the model and its folder button; prompt, thinking, settings."""
+        # Two rows, so that a long model label or a narrow window never pushes the controls
+        # (or the Send button below) out of the window: the label gives way and is clipped,
+        # its tooltip keeps the whole text.
+        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_label.setMinimumWidth(120)
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("Model:"))
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.open_button)
         self.chat_view.image_loader = self._stored_image
         self.chat_view.earlier_loader = self.chat.earlier_messages
         self.system_prompts = SystemPromptPicker()
         self.system_prompts.prompt_chosen.connect(self._on_system_prompts_prompt_chosen)
-        top.addWidget(self.system_prompts)
-        top.addWidget(self.think_switch)
         self.chat_settings = ChatSettingsButton(self.chat, self.think_switch, self.system_prompts)
-        top.addWidget(self.chat_settings)
-        top.addWidget(self.open_button)
+        options_row = QHBoxLayout()
+        options_row.addWidget(self.system_prompts)
+        options_row.addStretch(1)
+        options_row.addWidget(self.think_switch)
+        options_row.addWidget(self.chat_settings)
+        top = QVBoxLayout()
+        top.setSpacing(4)
+        top.addLayout(model_row)
+        top.addLayout(options_row)
+        return top
+
+    def _build_chat_page(self) -> QWidget:
+        top = self._build_chat_header()
         bottom = QHBoxLayout()
         bottom.addWidget(self.attachments.attach_button, 0, Qt.AlignmentFlag.AlignBottom)
         bottom.addWidget(self.prompt, 1)
