@@ -30,16 +30,29 @@ class Settings:
         models_dir: The folder Hugging Face models are kept in (a huggingface_hub cache
             layout), or ``None`` for the default (``QWEN_DESKTOP_MODELS_DIR``, else the user's
             Hugging Face cache).
+        engine: The engine last chosen in the window: ``embedded`` (the app's own Ollama),
+            ``transformers``, ``ollama`` (an Ollama at ``engine_url``) or ``server`` (an
+            OpenAI-compatible server at ``engine_url``); ``None``: the default choice.
+        engine_url: The address for ``ollama`` and ``server`` (never an API key: those live in
+            the OS keyring).
     """
 
     models_dir: str | None = None
+    engine: str | None = None
+    engine_url: str | None = None
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied."""
         return replace(self, **changes)
 
 
-_TYPES: dict[str, tuple[type, ...]] = {"models_dir": (str, type(None))}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "models_dir": (str, type(None)),
+    "engine": (str, type(None)),
+    "engine_url": (str, type(None)),
+}
+ENGINE_CHOICES = ("embedded", "transformers", "ollama", "server")
+"""Values of :attr:`Settings.engine`."""
 
 
 def settings_path(config_dir: Path) -> Path:

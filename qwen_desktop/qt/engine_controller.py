@@ -21,6 +21,7 @@ from qwen_desktop.backends.openai_backend import OpenAICompatibleBackend
 from qwen_desktop.backends.secrets import ApiKeyStore
 from qwen_desktop.core.errors import EngineUnavailableError, QwenDesktopError
 from qwen_desktop.core.paths import AppPaths
+from qwen_desktop.core.settings import ENGINE_CHOICES, load_settings, save_settings
 from qwen_desktop.qt.model_controller import ModelController
 from qwen_desktop.qt.tasks import TaskGroup
 from qwen_desktop.services.engines import TRANSFORMERS_LABEL, default_kind, ollama_tags
@@ -116,7 +117,9 @@ class EngineController(QObject):
         self._run(self._use_remote(url.strip(), api_key.strip()))
 
     def start_default(self) -> None:
-        """Probe, then start the default engine when it is the embedded Ollama (app start)."""
+        """At app start: the engine chosen last time (saved in the settings), else the default
+        (the embedded Ollama when its binary is found). A saved engine that no longer works is
+        reported through ``engine_failed``; the window stays on Transformers."""
         self._run(self._start_default())
 
     def set_gpu_present(self, present: bool) -> None:
@@ -200,8 +203,29 @@ class EngineController(QObject):
 
     async def _start_default(self) -> None:
         await self._probe()
-        if self.status is not None and default_kind(self.status) == "embedded":
+        saved = load_settings(self.paths.config_dir)
+        kind, url = saved.engine, saved.engine_url or ""
+        if kind not in ENGINE_CHOICES:
+            if self.status is not None and default_kind(self.status) == "embedded":
+                await self._use_embedded()
+            return
+        log.info("using the engine chosen last time: %s %s", kind, url)
+        if kind == "embedded":
             await self._use_embedded()
+        elif kind == "ollama" and url:
+            await self._use_ollama_url(url, f"Ollama at {url}")
+        elif kind == "server" and url:
+            await self._use_remote(url, "")
+
+    def _remember(self, kind: str, url: str | None = None) -> None:
+        """Save the engine choice for the next start (a settings file that cannot be written
+        is logged: the choice still applies now)."""
+        config_dir = self.paths.config_dir
+        try:
+            settings = load_settings(config_dir).with_changes(engine=kind, engine_url=url)
+            save_settings(config_dir, settings)
+        except OSError as exc:
+            log.warning("could not save the engine choice in %s: %s", config_dir, exc)
 
     async def _use_embedded(self) -> None:
         if self.server is None or self.server.state in ("stopped", "failed"):
@@ -220,12 +244,14 @@ class EngineController(QObject):
         tags = await ollama_tags(server.url)
         label = f"Ollama {server.version or ''} (run by this app)".replace("  ", " ")
         await self.models.switch_backend(OllamaBackend(server=server), label)
+        self._remember("embedded")
         self._changed(label, tags)
 
     async def _use_ollama_url(self, url: str, label: str) -> None:
         tags = await ollama_tags(url)
         await self.models.switch_backend(OllamaBackend(url), label)
         await self._stop_server()
+        self._remember("ollama", url)
         self._changed(label, tags)
 
     async def _use_transformers(self) -> None:
@@ -233,6 +259,7 @@ class EngineController(QObject):
 
         await self.models.switch_backend(TransformersBackend(), TRANSFORMERS_LABEL)
         await self._stop_server()
+        self._remember("transformers")
         self._changed(TRANSFORMERS_LABEL, ())
 
     async def _use_remote(self, url: str, api_key: str) -> None:
@@ -258,6 +285,7 @@ class EngineController(QObject):
         label = f"Server at {status.url}"
         await self.models.switch_backend(OpenAICompatibleBackend(status.url, api_key=key), label)
         await self._stop_server()
+        self._remember("server", status.url)
         self._changed(label, tuple(sorted(status.models)))
 
     def _changed(self, label: str, model_ids: tuple[str, ...]) -> None:

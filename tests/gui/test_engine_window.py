@@ -18,6 +18,7 @@ from qwen_desktop.backends.ollama_server import OllamaServerConfig
 from qwen_desktop.backends.secrets import ApiKeyStore
 from qwen_desktop.backends.transformers_backend import TransformersBackend
 from qwen_desktop.core.paths import AppPaths
+from qwen_desktop.core.settings import load_settings
 from qwen_desktop.core.types import AnswerDelta, Usage
 from qwen_desktop.qt.conversation_controller import ConversationController, open_store
 from qwen_desktop.qt.engine_controller import EngineController
@@ -347,3 +348,30 @@ async def test_engine_change_is_refused_while_an_answer_streams(built: Built) ->
 
 def files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()]
+
+
+async def test_the_engine_chosen_is_used_again_at_the_next_start(built: Built) -> None:
+    with running_fake_openai(SERVED, api_key=KEY) as (_fake, url):
+        window, engines = built.window()
+        dialog = await open_dialog(window)
+        dialog.select("remote")
+        dialog.url.setText(url)
+        dialog.api_key.setText(KEY)
+        dialog.use_button.click()
+        await until(lambda: engines.model_ids == ("Qwen/Qwen3-8B",) and not engines.busy)
+        saved = load_settings(built.tmp_path / "config")
+        assert (saved.engine, saved.engine_url) == ("server", url)
+        # The next start (same folders, same keyring): the same server, its models listed.
+        again, engines_again = built.window()
+        engines_again.start_default()
+        await until(
+            lambda: engines_again.model_ids == ("Qwen/Qwen3-8B",) and not engines_again.busy
+        )
+        assert again.engine_ui.engine_button.text() == f"Engine: Server at {url}"
+    # The server is gone at the following start: said, not silently replaced.
+    third, engines_third = built.window()
+    failures: list[str] = []
+    engines_third.engine_failed.connect(lambda message, _action: failures.append(message))
+    engines_third.start_default()
+    await until(lambda: bool(failures) and not engines_third.busy, timeout=30)
+    assert third.models.engine_label == "Scripted engine"
