@@ -67,10 +67,19 @@ def build_window(paths: AppPaths) -> MainWindow:
             usage, models.loaded, models.loaded_path, hardware.machine
         )
     )
-    _wire_monitor(window, MonitorController(ResourceSampler()))
+    _wire_monitor(
+        window, MonitorController(ResourceSampler(engine_pid=lambda: _engine_pid(window)))
+    )
     _wire_downloads(window, paths)
     _wire_engines(window, paths)
     return window
+
+
+def _engine_pid(window: MainWindow) -> int | None:
+    """The process id of the embedded Ollama while it runs (its memory is sampled apart)."""
+    engines = getattr(window, "engines", None)
+    server = engines.server if engines is not None else None
+    return server.pid if server is not None else None
 
 
 def _wire_engines(window: MainWindow, paths: AppPaths) -> None:

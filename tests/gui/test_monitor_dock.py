@@ -3,6 +3,8 @@ what is on screen, the status-bar summary, and the real sampler in the window.""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
@@ -230,3 +232,17 @@ def test_the_window_feeds_the_monitor_with_the_model_and_the_answer(
     assert not monitor.sampler.tokens.running
     assert monitor.last_answer is not None and monitor.last_answer.tokens_per_second == 12.5
     assert "12.5 tokens/s" in app_window.monitor_dock.health.text()
+
+
+def test_the_embedded_engines_memory_is_sampled_apart(app_window: MainWindow) -> None:
+    sampler = app_window.monitor.sampler
+    assert sampler.sample().engine_rss_bytes is None  # Transformers runs in the app itself
+
+    class RunningServer:
+        pid = os.getpid()  # any live process stands in for `ollama serve`
+
+    app_window.engines.server = RunningServer()  # type: ignore[assignment]
+    try:
+        assert (sampler.sample().engine_rss_bytes or 0) > 0
+    finally:
+        app_window.engines.server = None
