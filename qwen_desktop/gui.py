@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -163,9 +164,15 @@ def _wire_monitor(window: MainWindow, monitor: MonitorController) -> None:
         if loaded is None:
             monitor.set_model(None, None)
             return
+        facts = engine_facts_for(loaded, hardware.machine)
+        engines = getattr(window, "engines", None)
+        server = engines.server if engines is not None else None
+        if server is not None and loaded.engine == "ollama" and server.compute_library:
+            # The embedded server's log says which library it runs models on (CPU, CUDA…).
+            facts = dataclasses.replace(facts, compute_library=server.compute_library)
         monitor.set_model(
             loaded.name,
-            engine_facts_for(loaded, hardware.machine),
+            facts,
             estimate_tokens_per_second=estimate_for_loaded(
                 catalog, hardware.machine, loaded, models.loaded_path
             ),
