@@ -95,6 +95,14 @@ def _wire_engines(window: MainWindow, paths: AppPaths) -> None:
     window.hardware.scan_finished.connect(
         lambda machine: engines.set_gpu_present(bool(machine.gpus))
     )
+    library = getattr(window, "library", None)
+    if library is not None:
+
+        def list_the_engines_models(_label: str) -> None:
+            library.ollama_url = engines.ollama_url
+            library.refresh()
+
+        engines.engine_changed.connect(list_the_engines_models)
 
 
 def _wire_downloads(window: MainWindow, paths: AppPaths) -> None:
@@ -104,8 +112,7 @@ def _wire_downloads(window: MainWindow, paths: AppPaths) -> None:
 
     def ollama_url() -> str | None:
         engines = getattr(window, "engines", None)
-        server = engines.server if engines is not None else None
-        return server.url if server is not None and server.state == "ready" else None
+        return engines.ollama_url if engines is not None else None
 
     queue = DownloadQueue(
         paths.data_dir / QUEUE_FILE_NAME, hub_cache_dir(paths.config_dir), ollama_url=ollama_url

@@ -80,10 +80,20 @@ class EngineController(QObject):
         self.status: EngineStatus | None = None
         self.server: OllamaServer | None = None
         self.model_ids: tuple[str, ...] = ()
+        self._ollama_url: str | None = None
         self.busy = False
         self._tasks = TaskGroup(
             lambda exc: self.engine_failed.emit(f"Unexpected error: {exc}", "See the log.")
         )
+
+    @property
+    def ollama_url(self) -> str | None:
+        """The Ollama the window uses (its own while ready, or one at an address), else None:
+        where Ollama pulls go and whose models the Library lists."""
+        server = self.server
+        if server is not None:
+            return server.url if server.state == "ready" else None
+        return self._ollama_url
 
     @property
     def label(self) -> str:
@@ -244,6 +254,7 @@ class EngineController(QObject):
         tags = await ollama_tags(server.url)
         label = f"Ollama {server.version or ''} (run by this app)".replace("  ", " ")
         await self.models.switch_backend(OllamaBackend(server=server), label)
+        self._ollama_url = None
         self._remember("embedded")
         self._changed(label, tags)
 
@@ -251,6 +262,7 @@ class EngineController(QObject):
         tags = await ollama_tags(url)
         await self.models.switch_backend(OllamaBackend(url), label)
         await self._stop_server()
+        self._ollama_url = url
         self._remember("ollama", url)
         self._changed(label, tags)
 
@@ -259,6 +271,7 @@ class EngineController(QObject):
 
         await self.models.switch_backend(TransformersBackend(), TRANSFORMERS_LABEL)
         await self._stop_server()
+        self._ollama_url = None
         self._remember("transformers")
         self._changed(TRANSFORMERS_LABEL, ())
 
@@ -285,6 +298,7 @@ class EngineController(QObject):
         label = f"Server at {status.url}"
         await self.models.switch_backend(OpenAICompatibleBackend(status.url, api_key=key), label)
         await self._stop_server()
+        self._ollama_url = None
         self._remember("server", status.url)
         self._changed(label, tuple(sorted(status.models)))
 

@@ -217,3 +217,20 @@ async def test_models_page_download_shows_the_disk_refusal(
     page.model.set_installed_predicate(lambda v: v.id == "qwen3-0.6b")
     assert not action.button.isEnabled() and "installed" in action.button.toolTip()
     await downloads.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_the_engines_ollama_models_are_listed_once_it_is_chosen(window: MainWindow) -> None:
+    from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
+
+    page = window.library_page
+    window.library.refresh()
+    await until(lambda: page.model.rowCount() == 2, timeout=10)
+    with running_fake_ollama(FakeModel("qwen3:8b", thinking="", answer="Hi.")) as (_fake, url):
+        window.engines.use_running(url)
+        await until(lambda: window.engines.ollama_url == url and not window.engines.busy)
+        await until(lambda: page.model.rowCount() == 3, timeout=10)
+        assert "qwen3:8b" in _texts(window)
+        window.engines.use_transformers()
+        await until(lambda: window.engines.ollama_url is None and not window.engines.busy)
+        await until(lambda: page.model.rowCount() == 2, timeout=10)
