@@ -81,6 +81,7 @@ class EngineController(QObject):
         self.server: OllamaServer | None = None
         self.model_ids: tuple[str, ...] = ()
         self._ollama_url: str | None = None
+        models.folder_engine = self._folder_engine
         self.busy = False
         self._tasks = TaskGroup(
             lambda exc: self.engine_failed.emit(f"Unexpected error: {exc}", "See the log.")
@@ -265,6 +266,14 @@ class EngineController(QObject):
         self._ollama_url = url
         self._remember("ollama", url)
         self._changed(label, tags)
+
+    async def _folder_engine(self) -> None:
+        """A model folder was opened on another engine: Transformers runs folders."""
+        if self.is_busy():
+            raise QwenDesktopError(
+                "An answer is being written.", "Stop it (Esc) before opening another model."
+            )
+        await self._use_transformers()
 
     async def _use_transformers(self) -> None:
         from qwen_desktop.backends.transformers_backend import TransformersBackend

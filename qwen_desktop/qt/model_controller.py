@@ -4,6 +4,7 @@ report progress and errors, and change engine (through a :class:`SwitchableBacke
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -39,6 +40,9 @@ class ModelController(QObject):
         )
         self.loading = False
         self.loaded_path: Path | None = None
+        self.folder_engine: Callable[[], Awaitable[None]] | None = None
+        """Switches to the engine that runs model folders (Transformers); set by the engine
+        controller. Without it, a folder opened on another engine is refused with a message."""
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -83,16 +87,35 @@ class ModelController(QObject):
         if self.loading:
             return
         backend = self.backend
+        spec = ModelSpec(name=folder.name, path=folder)
         if isinstance(backend, SwitchableBackend) and backend.addresses_by_name:
-            self.load_failed.emit(
-                f"A model folder runs on the Transformers engine; models now run on "
-                f"{backend.label}.",
-                "Choose Transformers in the Engine dialog (Ctrl+E), or a model this engine "
-                "offers there.",
-            )
+            if self.folder_engine is None:
+                self.load_failed.emit(
+                    f"A model folder runs on the Transformers engine; models now run on "
+                    f"{backend.label}.",
+                    "Choose Transformers in the Engine dialog (Ctrl+E), or a model this engine "
+                    "offers there.",
+                )
+                return
+            # Each model on the engine that runs it: a folder on Transformers (the engine
+            # change is announced by engine_changed, so the window says so).
+            self.loading = True
+            self._tasks.start(self._switch_then_load(self.folder_engine, spec))
             return
         self.loading = True
-        self._tasks.start(self._load(ModelSpec(name=folder.name, path=folder)))
+        self._tasks.start(self._load(spec))
+
+    async def _switch_then_load(
+        self, switch: Callable[[], Awaitable[None]], spec: ModelSpec
+    ) -> None:
+        self.loading = False  # switch_backend refuses while loading
+        try:
+            await switch()
+        except QwenDesktopError as exc:
+            self.load_failed.emit(exc.message, exc.action)
+            return
+        self.loading = True
+        await self._load(spec)
 
     async def _load(self, spec: ModelSpec) -> None:
         self.load_started.emit(spec.name)

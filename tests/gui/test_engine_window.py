@@ -301,18 +301,21 @@ async def test_without_a_keyring_the_key_is_refused_with_what_to_do(built: Built
         assert window.models.engine_label == "Scripted engine"
 
 
-async def test_a_model_folder_on_an_ollama_engine_says_to_choose_transformers(
-    built: Built, tmp_path: Path
+async def test_a_model_folder_opened_on_an_ollama_engine_goes_to_transformers(
+    built: Built, tiny_qwen3_path: Path
 ) -> None:
     with running_fake_ollama(QWEN) as (_fake, url):
         window, engines = built.window()
         engines.use_running(url)
         await until(lambda: bool(engines.model_ids) and not engines.busy)
-        window.models.load_folder(tmp_path / "Qwen3-0.6B")
-        text = notices(window)[-1]
-        assert "A model folder runs on the Transformers engine" in text
-        assert f"Ollama at {url}" in text
-        assert window.models.loaded is None and not window.models.loading
+        assert engines.ollama_url == url
+        window.models.load_folder(tiny_qwen3_path)
+        await until(lambda: window.models.loaded is not None and not window.models.loading)
+        assert window.models.engine_label == "Transformers (in-process)"
+        assert window.models.loaded.engine == "transformers"
+        assert engines.ollama_url is None
+        assert window.engine_ui.engine_button.text() == "Engine: Transformers (in-process)"
+        assert load_settings(built.tmp_path / "config").engine == "transformers"
 
 
 async def test_unreachable_server_says_why_and_keeps_the_engine(built: Built) -> None:
