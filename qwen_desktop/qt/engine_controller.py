@@ -81,6 +81,8 @@ class EngineController(QObject):
         self.server: OllamaServer | None = None
         self.model_ids: tuple[str, ...] = ()
         self._ollama_url: str | None = None
+        self.probing = False
+        """True while the engines are being looked for (no engine is changing)."""
         models.folder_engine = self._folder_engine
         self.busy = False
         self._tasks = TaskGroup(
@@ -209,7 +211,13 @@ class EngineController(QObject):
             self.busy_changed.emit(False)
 
     async def _probe(self) -> None:
-        self.status = await engine_status(self.server_config.binary, running_port=self.running_port)
+        self.probing = True
+        try:
+            self.status = await engine_status(
+                self.server_config.binary, running_port=self.running_port
+            )
+        finally:
+            self.probing = False
         self.status_ready.emit(self.status)
 
     async def _start_default(self) -> None:

@@ -202,7 +202,7 @@ class EngineDialog(QDialog):
         elif self.engines.models.engine_label in (None, TRANSFORMERS_LABEL):
             self.models_hint.setText(
                 "The Transformers engine runs a model folder: use “Open model folder…” above "
-                "the chat."
+                "the chat, or “Open in chat” on the Library page."
             )
         else:
             self.models_hint.setText(
@@ -213,10 +213,26 @@ class EngineDialog(QDialog):
 
     # -- actions -----------------------------------------------------------------------------
 
+    def _in_use(self, kind: EngineKind | None) -> bool:
+        """True when ``kind`` is the engine serving models now (choosing it changes nothing)."""
+        engines = self.engines
+        if kind == "transformers":
+            return engines.models.engine_label in (None, TRANSFORMERS_LABEL)
+        if kind == "embedded":
+            return engines.server is not None and engines.ollama_url is not None
+        if kind == "running":
+            url = self.options["running"].url
+            return bool(url) and engines.server is None and engines.ollama_url == url
+        return False
+
     def use_selected(self) -> None:
-        """Change to the selected engine."""
+        """Change to the selected engine (nothing happens for the one already in use: its
+        loaded model stays)."""
         kind = self.selected()
         self.problem.setVisible(False)
+        if self._in_use(kind):
+            self.state.setText(f"{self.engines.label} is already in use.")
+            return
         if kind == "embedded":
             self.engines.use_embedded()
         elif kind == "running":
@@ -252,7 +268,10 @@ class EngineDialog(QDialog):
 
     def _on_engines_busy_changed(self, busy: bool) -> None:
         if busy:
-            self.state.setText("Changing engine…")
+            probing = self.engines.probing or self.engines.status is None
+            self.state.setText("Looking for engines…" if probing else "Changing engine…")
+        else:
+            self.state.setText(f"In use: {self.engines.label}.")
         self._refresh_buttons()
 
     def _on_engines_engine_changed(self, label: str) -> None:

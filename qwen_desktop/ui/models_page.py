@@ -216,7 +216,7 @@ class ContextSlider(QWidget):
         self.slider.setPageStep(1)
         self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.slider.setTickInterval(1)
-        self.slider.setMinimumWidth(260)
+        self.slider.setMinimumWidth(160)
         self.slider.setToolTip(
             "How many tokens the model keeps in mind (prompt, conversation and answer). A larger "
             "window needs a larger KV cache: watch the fit badges change."
@@ -529,7 +529,7 @@ class ModelsPage(QWidget):
         self.search.setObjectName("modelSearch")
         self.search.setPlaceholderText("Search models…")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(180)
+        self.search.setMinimumWidth(120)
 
     def _build_settings(self) -> None:
         self.context = ContextSlider()

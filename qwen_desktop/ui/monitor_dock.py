@@ -237,7 +237,7 @@ class MonitorDock(QDockWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
         self.setWidget(scroll)
-        self.setMinimumWidth(340)
+        self.setMinimumWidth(280)
         body.setStyleSheet(
             "#monitorExplanations { padding: 6px; border-radius: 6px; }"
             "#monitorExplanations[warning='true'] { border: 1px solid #f79009; }"

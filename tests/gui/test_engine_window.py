@@ -378,3 +378,19 @@ async def test_the_engine_chosen_is_used_again_at_the_next_start(built: Built) -
     engines_third.start_default()
     await until(lambda: bool(failures) and not engines_third.busy, timeout=30)
     assert third.models.engine_label == "Scripted engine"
+
+
+async def test_choosing_the_engine_in_use_keeps_its_model(built: Built) -> None:
+    with running_fake_ollama(QWEN) as (_fake, url):
+        port = int(url.rsplit(":", 1)[1])
+        window, engines = built.window(running_port=port)
+        dialog = await open_dialog(window)
+        assert dialog.state.text() != "Changing engine…"  # nothing is changing
+        dialog.select("running")
+        dialog.use_button.click()
+        await until(lambda: engines.ollama_url == url and not engines.busy)
+        dialog.load_selected()
+        await until(lambda: window.models.loaded is not None and not window.models.loading)
+        dialog.use_button.click()  # the same engine again
+        assert "already in use" in dialog.state.text()
+        assert not engines.busy and window.models.loaded is not None  # not unloaded
