@@ -83,8 +83,13 @@ class ModelController(QObject):
         self.engine_changed.emit(label)
 
     def load_folder(self, folder: Path) -> None:
-        """Start loading a local checkpoint folder (ignored while another load runs)."""
+        """Start loading a local checkpoint folder (refused, with a message, while another load
+        or an engine change runs)."""
         if self.loading:
+            self.load_failed.emit(
+                f"{folder.name} was not opened: another model is loading.",
+                "Wait until it is loaded, then open this one.",
+            )
             return
         backend = self.backend
         spec = ModelSpec(name=folder.name, path=folder)

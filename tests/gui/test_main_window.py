@@ -166,3 +166,15 @@ async def test_closing_during_an_answer_stops_it_and_unloads_the_model(
     assert not window.chat.busy
     assert window.models.loaded is None
     assert window.chat.last_record is not None and window.chat.last_record.cancelled
+
+
+async def test_a_folder_opened_while_another_loads_is_refused_with_a_message(
+    window: MainWindow, tiny_qwen3_path: Path, tmp_path: Path
+) -> None:
+    failures: list[str] = []
+    window.models.load_failed.connect(lambda message, _action: failures.append(message))
+    window.models.load_folder(tiny_qwen3_path)
+    window.models.load_folder(tmp_path / "Other model")
+    assert failures == ["Other model was not opened: another model is loading."]
+    await until(lambda: not window.models.loading)
+    assert window.models.loaded is not None and window.models.loaded.name == tiny_qwen3_path.name
