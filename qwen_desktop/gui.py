@@ -56,7 +56,7 @@ def build_window(paths: AppPaths) -> MainWindow:
     store, store_error = open_store(paths.data_dir)
     chat = ConversationController(backend, store, store_error=store_error)
     models = ModelController(backend)
-    hardware = HardwareController(paths.models_dir)
+    hardware = HardwareController(hub_cache_dir(paths.config_dir))  # free disk where models go
     catalog = CatalogFitModel(load_catalog(), measurements=latest_measurements)
     window = MainWindow(chat, models, hardware, catalog)
     for controller in (chat, models, hardware, catalog):

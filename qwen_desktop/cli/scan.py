@@ -45,8 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=Path,
         default=None,
         metavar="PATH",
-        help=f"where models are stored, to measure free space (default: "
-        f"{AppPaths.default().models_dir})",
+        help="where models are stored, to measure free space (default: the models folder in "
+        "use: $QWEN_DESKTOP_MODELS_DIR, the one chosen with `models folder`, or the Hugging "
+        "Face cache)",
     )
     parser.set_defaults(func=run)
 
@@ -54,8 +55,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Probe the machine and print the report; returns the exit status (0)."""
     from qwen_desktop.hardware.probe import probe_machine
+    from qwen_desktop.services.library import hub_cache_dir
 
-    models_dir: Path = args.models_dir or AppPaths.default().models_dir
+    models_dir: Path = args.models_dir or hub_cache_dir(AppPaths.default().config_dir)
     report = probe_machine(models_dir)
     if args.json:
         print(report.to_json())

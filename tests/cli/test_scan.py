@@ -74,6 +74,22 @@ def test_models_dir_option_wins_over_default(
     assert data["disk"]["sources"]["free_bytes"] == f"shutil.disk_usage({tmp_path})"
 
 
+def test_by_default_free_disk_is_measured_where_models_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qwen_desktop.core.paths import AppPaths
+    from qwen_desktop.core.settings import Settings, save_settings
+
+    monkeypatch.delenv("QWEN_DESKTOP_MODELS_DIR", raising=False)
+    chosen = tmp_path / "Модели ü 模型"
+    save_settings(AppPaths.default().config_dir, Settings(models_dir=str(chosen)))
+    assert _run_scan(["scan", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["disk"]["path"] == str(chosen)
+    monkeypatch.setenv("QWEN_DESKTOP_MODELS_DIR", str(tmp_path / "env"))
+    assert _run_scan(["scan", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["disk"]["path"] == str(tmp_path / "env")
+
+
 def test_scan_human_output_here(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run_scan(["scan", "--models-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
