@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -152,6 +153,10 @@ async def _chat(args: argparse.Namespace) -> int:
 
     if not args.prompt.strip():
         raise QwenDesktopError("The prompt is empty.", 'Give the question in quotes: chat "…".')
+    if args.engine in (None, "transformers"):
+        snapshot = _downloaded_snapshot(args.model)
+        if snapshot is not None:  # a Hugging Face repository id `models list` shows
+            args.model, args.engine = str(snapshot), "transformers"
     args.engine = args.engine or engine_for_model(args.model)
     if args.engine == "transformers" and (args.url or args.context):
         option = "--url" if args.url else "--context"
@@ -173,6 +178,25 @@ async def _chat(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         backend = await _open_backend(args, stack)
         return await _run_turn(args, backend)
+
+
+def _downloaded_snapshot(model: str) -> Path | None:
+    """The local folder of a downloaded Hugging Face repository named ``owner/name`` (as
+    ``models list`` shows it), from the models folder in use; None for anything else."""
+    from qwen_desktop.backends.engine_choice import looks_like_folder
+
+    if looks_like_folder(model) or ":" in model or model.count("/") != 1:
+        return None
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from qwen_desktop.services.library import hub_cache_dir
+
+    try:
+        folder = snapshot_download(model, cache_dir=hub_cache_dir(), local_files_only=True)
+    except (LocalEntryNotFoundError, ValueError, OSError):
+        return None
+    return Path(folder)
 
 
 async def _open_backend(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Any:
@@ -228,6 +252,13 @@ async def _start_ollama(stack: contextlib.AsyncExitStack) -> Any:
         if running.state == "ollama":
             print(f"note: using the Ollama {running.version} at {running.url}", file=sys.stderr)
             return running.url
+        if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
+            raise EngineUnavailableError(
+                "This names an Ollama model, but the Ollama engine was not found and no Ollama "
+                "is running.",
+                "For the Transformers engine (installed) give a model folder, or a downloaded "
+                "Hugging Face repository as `qwen-desktop models list` shows it (Qwen/…).",
+            )
         raise EngineUnavailableError(
             "The Ollama engine was not found, and no Ollama is running.", INSTALL_GUIDE
         )

@@ -200,13 +200,51 @@ def test_ollama_without_binary_uses_a_running_ollama_c8(
 
 
 @pytest.mark.usefixtures("_no_real_ollama")
-def test_ollama_with_no_engine_anywhere_says_what_to_install(
+def test_an_ollama_tag_with_no_ollama_points_to_the_installed_transformers_engine(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     status, _, err = chat(capsys, "--model", "qwen3:8b", "hi")
     assert status == 2
+    assert "the Ollama engine was not found and no Ollama is running" in err
+    assert "For the Transformers engine (installed) give a model folder" in err
+    assert "models list" in err
+
+
+@pytest.mark.usefixtures("_no_real_ollama")
+def test_ollama_with_no_engine_anywhere_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    status, _, err = chat(capsys, "--model", "qwen3:8b", "hi")
+    assert status == 2
     assert "error: The Ollama engine was not found, and no Ollama is running." in err
     assert "ollama.com/download" in err
+
+
+def test_a_downloaded_hugging_face_repository_id_runs_on_transformers(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tiny_qwen3_path: Path,
+) -> None:
+    import shutil
+
+    commit = "0" * 40
+    repo = tmp_path / "Modèles" / "models--Qwen--Qwen3-0.6B"
+    shutil.copytree(tiny_qwen3_path, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("QWEN_DESKTOP_MODELS_DIR", str(tmp_path / "Modèles"))
+    status, out, err = chat(
+        capsys, "--model", "Qwen/Qwen3-0.6B", SUM.prompt, "--json", "--temperature", "0"
+    )
+    assert status == 0, err
+    assert json.loads(out)["answer"] == SUM.answer
 
 
 def test_url_with_the_transformers_engine_is_refused(
