@@ -19,6 +19,7 @@ Verdicts use LM Studio's vocabulary (memory-fit.md): ``full_gpu``, ``partial_gpu
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from qwen_desktop.core.catalog import Variant
@@ -133,6 +134,34 @@ def _gpu_phrase(view: MachineView, placement: Placement | None) -> str:
     free = sum(pool.free_bytes for pool in pools)
     names = " and ".join(pool.name for pool in pools)
     return f"{len(pools)} GPUs, {names} ({format_bytes(free)} VRAM free in all)"
+
+
+BITSANDBYTES_QUANTS = ("int8", "nf4")
+"""Transformers quantizations done by bitsandbytes: CUDA only, the whole model on the GPU
+(``backends/transformers_quant.py`` refuses the CPU and Apple GPUs)."""
+
+
+def _has_nvidia_pool(view: MachineView) -> bool:
+    return any(pool.gpu.vendor == "nvidia" and not pool.unified for pool in view.pools)
+
+
+def _bitsandbytes_problem(
+    engine: str, quant: str, view: MachineView, placement: Placement | None
+) -> str:
+    """Why an int8/nf4 Transformers load cannot run here ("" when it can)."""
+    if engine != "transformers" or quant not in BITSANDBYTES_QUANTS:
+        return ""
+    if not _has_nvidia_pool(view):
+        return (
+            f"Not possible here: {quant} (bitsandbytes) needs an NVIDIA GPU. Use bf16 on this "
+            "computer, or the Ollama engine's Q4_K_M or Q8_0."
+        )
+    if placement is not None and placement.kind != "full_gpu":
+        return (
+            f"Too large for {quant} on the GPU: bitsandbytes keeps the whole model in VRAM. "
+            "Pick a smaller model, a shorter context, or the Ollama engine (GPU + CPU)."
+        )
+    return ""
 
 
 def _over_free_ram(placement: Placement, view: MachineView) -> bool:
@@ -277,6 +306,15 @@ def estimate_fit(
     weights = costs.weights.text_bytes
     limits = max_context(costs, view, max(ctx, variant.context_tokens))
     placement = best_placement(costs, view, ctx)
+    bitsandbytes_note = _bitsandbytes_problem(engine, quant, view, placement)
+    if bitsandbytes_note:
+        placement = None  # the engine refuses to load it this way (transformers_quant.py)
+    if engine == "transformers" and quant in BITSANDBYTES_QUANTS:
+        # bitsandbytes runs only with everything on an NVIDIA GPU: no offload, no CPU way.
+        gpu = limits.full_gpu if _has_nvidia_pool(view) else None
+        limits = dataclasses.replace(
+            limits, full_gpu=gpu, partial_gpu=gpu, cpu_only=None, experts_on_cpu=None
+        )
     option = _experts_option(costs, view, ctx, limits)
     label = context_label(ctx)
     common: dict[str, Any] = {
@@ -300,7 +338,7 @@ def estimate_fit(
             else cpu_overhead_bytes(costs)
         )
         need = weights + kv + compute + vision + overhead
-        reason = _wont_fit_reason(need, label, view)
+        reason = bitsandbytes_note or _wont_fit_reason(need, label, view)
         if option is not None:
             reason += " " + option.description
         pool_free = view.ram_available_bytes + sum(p.free_bytes for p in view.discrete_pools)

@@ -217,10 +217,24 @@ def test_transformers_nf4_on_an_8gb_gpu(catalog: Catalog) -> None:
     assert need <= 0.95 * 7.5 * GiB
     assert short.verdict is FitVerdict.FULL_GPU and short.total_bytes == need
     long = estimate_fit(variant, rtx, engine="transformers", quant="nf4", context_tokens=4096)
-    assert long.verdict is FitVerdict.CPU_ONLY
+    # bitsandbytes keeps the whole model in VRAM: no GPU + CPU split, no CPU way.
+    assert long.verdict is FitVerdict.WONT_FIT
+    assert long.reason.startswith("Too large for nf4 on the GPU: bitsandbytes keeps the whole")
     # Largest full-GPU context: the room after weights, overhead and logits over the per-token
     # cost (bf16 KV 144 KiB + activations 2 × 57,344 bytes), in steps of 256.
     room = 0.95 * 7.5 * GiB - weights - overhead - 8 * 151_936
     per_token = 147_456 + 2 * (2 * 12_288 + 2 * 4096 + 4 * (4096 + 2 * 1024))
     assert long.max_context is not None
     assert long.max_context.full_gpu == math.floor(room / per_token / 256) * 256 == 2560
+    assert long.max_context.cpu_only is None and long.max_context.partial_gpu == 2560
+
+
+def test_bitsandbytes_quantizations_need_an_nvidia_gpu(catalog: Catalog) -> None:
+    laptop = profile("laptop_16gib_no_gpu")
+    for quant in ("int8", "nf4"):
+        fit = estimate_fit(catalog.get("qwen3-0.6b"), laptop, engine="transformers", quant=quant)
+        assert fit.verdict is FitVerdict.WONT_FIT  # what the engine refuses on the CPU
+        assert fit.reason.startswith(f"Not possible here: {quant} (bitsandbytes) needs an NVIDIA")
+        assert fit.max_context_tokens == {"full_gpu": None, "partial_gpu": None, "cpu_only": None}
+    bf16 = estimate_fit(catalog.get("qwen3-0.6b"), laptop, engine="transformers", quant="bf16")
+    assert bf16.verdict is FitVerdict.CPU_ONLY
