@@ -5,8 +5,10 @@ imported folders and GGUF files, and an Ollama server's models when ``--ollama``
 ``rm MODEL_ID [--yes]`` deletes one (asking first unless ``--yes``); ``import PATH`` remembers a
 local model folder or GGUF file, ``import FILE.gguf --ollama URL [--name NAME]`` copies it into
 an Ollama server. ``folder [PATH]`` prints the models folder, or uses PATH from now on (nothing
-is moved); ``move DEST [--keep]`` moves the models there (copy, verify by sha256, then delete
-the original; an interrupted move resumes when run again).
+is moved; PATH must be empty, new with an existing parent, or a models folder); ``move DEST
+[--keep]`` moves the models there (copy, verify by sha256, then delete the original; only model
+content, refused when the folder holds anything else; an interrupted move resumes when run
+again). An empty PATH or DEST is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -46,10 +48,10 @@ def add_parser(subparsers: Any) -> None:
     add.add_argument("--name", help="the Ollama model name for --ollama (default: file name)")
     add.set_defaults(func=run_import)
     folder = actions.add_parser("folder", help="show the models folder, or use another one")
-    folder.add_argument("path", type=Path, nargs="?", metavar="PATH")
+    folder.add_argument("path", nargs="?", metavar="PATH", help="an empty, new or models folder")
     folder.set_defaults(func=run_folder)
     move = actions.add_parser("move", help="move the models to another folder (safely)")
-    move.add_argument("dest", type=Path, metavar="DEST", help="an empty or new folder")
+    move.add_argument("dest", metavar="DEST", help="an empty or new folder")
     move.add_argument("--keep", action="store_true", help="keep the original after the copy")
     move.set_defaults(func=run_move)
 
@@ -60,6 +62,20 @@ def _library() -> Any:
 
     paths = AppPaths.default()
     return ModelLibrary(paths.data_dir / LIBRARY_FILE_NAME, hub_cache_dir(paths.config_dir))
+
+
+def _folder_arg(value: str, what: str, verb: str) -> Path:
+    """``value`` as an absolute path; an empty or blank one is refused (``Path("")`` would be
+    the current folder)."""
+    from qwen_desktop.services.models_folder import ModelsFolderError
+
+    if not value.strip():
+        raise ModelsFolderError(
+            f"The {what} is empty.",
+            f"Give the folder's path, e.g. `qwen-desktop models {verb} ~/models` (use `.` for "
+            "the current folder).",
+        )
+    return Path(value).expanduser().absolute()
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -132,7 +148,9 @@ def run_folder(args: argparse.Namespace) -> int:
     if args.path is None:
         print(hub_cache_dir(config_dir))
         return 0
-    folder = repoint_models_folder(config_dir, args.path)
+    folder = repoint_models_folder(
+        config_dir, _folder_arg(args.path, "models folder path", "folder")
+    )
     print(f"Models folder: {folder} (nothing was moved; see `qwen-desktop models move`).")
     return 0
 
@@ -144,6 +162,7 @@ def run_move(args: argparse.Namespace) -> int:
     from qwen_desktop.services.library import hub_cache_dir
     from qwen_desktop.services.models_folder import MoveProgress, move_models_folder
 
+    dest = _folder_arg(args.dest, "destination path", "move")
     config_dir = AppPaths.default().config_dir
     source = hub_cache_dir(config_dir)
     tty = sys.stderr.isatty()
@@ -158,9 +177,11 @@ def run_move(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    print(f"Moving {source} to {args.dest.absolute()}…", file=sys.stderr)
+    def started(src: Path, dst: Path) -> None:  # only once every check passed
+        print(f"Moving {src} to {dst}…", file=sys.stderr)
+
     result = move_models_folder(
-        config_dir, source, args.dest, on_progress=progress, keep_source=args.keep
+        config_dir, source, dest, on_progress=progress, keep_source=args.keep, on_start=started
     )
     if tty:
         print(file=sys.stderr)

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from qwen_desktop.backends.hf_plan import PART_SUFFIX, SIDECAR_SUFFIX
 from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.core.paths import existing_ancestor
 from qwen_desktop.core.settings import load_settings, save_settings
@@ -48,6 +49,20 @@ CHUNK_BYTES = 4 * 1024 * 1024
 cancel is seen within a fraction of a second)."""
 PROGRESS_INTERVAL_S = 0.25
 """At most four progress reports a second (the UI's throttle, as for downloads)."""
+MODEL_ENTRY_PREFIXES = ("models--", "datasets--", "spaces--")
+"""Top-level folders of a huggingface_hub cache, one per repository (huggingface_hub's
+``repo_folder_name``: ``<type>s--<owner>--<name>``); the app's downloads write the same ones."""
+MODEL_ENTRY_NAMES = frozenset(
+    {".locks", "version.txt", "CACHEDIR.TAG", MARKER_NAME, ".DS_Store", "Thumbs.db", "desktop.ini"}
+)
+"""Other top-level entries a models folder may hold: huggingface_hub's lock folder
+(``.locks``, also used by the app's downloads), its cache version file and backup-tool tag
+(``CACHEDIR.TAG``, bford.net/cachedir), this module's move marker, and the folder metadata
+macOS Finder and Windows Explorer put in any folder they show."""
+MODEL_ENTRY_SUFFIXES = (".gguf", PART_SUFFIX, SIDECAR_SUFFIX)
+"""Top-level files that are model content too: GGUF files and download partials/sidecars."""
+FOREIGN_SHOWN = 5
+"""How many foreign entries a refusal names (the rest are counted)."""
 
 
 class ModelsFolderError(QwenDesktopError):
@@ -104,6 +119,49 @@ def _is_inside(path: Path, folder: Path) -> bool:
     return True
 
 
+def is_model_entry(name: str) -> bool:
+    """True when ``name`` (a top-level entry of a folder) is models-folder content: see
+    :data:`MODEL_ENTRY_PREFIXES`, :data:`MODEL_ENTRY_NAMES`, :data:`MODEL_ENTRY_SUFFIXES`; the
+    ``.moving`` copy of one (an unfinished move) counts too."""
+    name = name.removesuffix(PARTIAL_SUFFIX)
+    return (
+        name.startswith(MODEL_ENTRY_PREFIXES)
+        or name in MODEL_ENTRY_NAMES
+        or name.lower().endswith(MODEL_ENTRY_SUFFIXES)
+    )
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """The top-level entries of ``folder`` that are not models-folder content, sorted (none
+    when ``folder`` is missing or not a folder)."""
+    try:
+        names = [entry.name for entry in os.scandir(folder)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise ModelsFolderError(
+            f"Cannot read {folder}: {exc.strerror or exc}.", "Pick a folder you can read."
+        ) from exc
+    return sorted(name for name in names if not is_model_entry(name))
+
+
+def _describe(names: list[str]) -> str:
+    shown = ", ".join(names[:FOREIGN_SHOWN])
+    more = len(names) - FOREIGN_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _require_path(value: Path | str, what: str) -> Path:
+    """``value`` as an absolute path; refuses an empty or blank one (``Path("")`` is ``.``, so
+    a bare ``.`` is refused too: pass an absolute path, as the CLI and the Library page do)."""
+    if not str(value).strip() or str(value) == ".":
+        raise ModelsFolderError(
+            f"The {what} is empty.",
+            "Give the folder's path (an absolute path, or a relative one such as ./models).",
+        )
+    return Path(value).expanduser().absolute()
+
+
 def _check_override() -> None:
     override = os.environ.get("QWEN_DESKTOP_MODELS_DIR")
     if override:
@@ -114,23 +172,42 @@ def _check_override() -> None:
         )
 
 
-def repoint_models_folder(config_dir: Path, folder: Path) -> Path:
+def repoint_models_folder(config_dir: Path, folder: Path | str) -> Path:
     """Use ``folder`` as the models folder from now on, without moving anything.
 
     Models in the old folder stay there (and no longer show in the library); models already in
-    ``folder`` (a huggingface_hub cache) show at once.
+    ``folder`` (a huggingface_hub cache) show at once. ``folder`` must be empty, missing (its
+    parent must exist: only the last level is created) or a models folder (nothing but
+    :func:`is_model_entry` entries at its top).
 
     Returns:
         The folder, absolute.
 
     Raises:
-        ModelsFolderError: ``QWEN_DESKTOP_MODELS_DIR`` overrides the setting, or the folder is
-            a file or cannot be created.
+        ModelsFolderError: ``QWEN_DESKTOP_MODELS_DIR`` overrides the setting, the path is
+            empty, the folder is a file, holds other files (a few are named), its parent does
+            not exist, or it cannot be created.
     """
     _check_override()
-    folder = Path(folder).expanduser().absolute()
+    folder = _require_path(folder, "models folder path")
+    if folder.exists() and not folder.is_dir():
+        raise ModelsFolderError(
+            f"{folder} is a file, not a folder.", "Pick an empty folder or a models folder."
+        )
+    foreign = foreign_entries(folder)
+    if foreign:
+        raise ModelsFolderError(
+            f"{folder} is not a models folder: it holds {_describe(foreign)}.",
+            "Pick an empty (or new) folder, or an existing models folder (a Hugging Face "
+            "cache, with models--* folders).",
+        )
+    if not folder.parent.is_dir():
+        raise ModelsFolderError(
+            f"Cannot use {folder} as the models folder: {folder.parent} does not exist.",
+            "Pick an existing folder, or a new one whose parent exists (create the parent first).",
+        )
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise ModelsFolderError(
             f"Cannot use {folder} as the models folder: {exc.strerror or exc}.",
@@ -141,12 +218,16 @@ def repoint_models_folder(config_dir: Path, folder: Path) -> Path:
 
 
 def _scan(source: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    """Folders, regular files and symlinks under ``source`` (relative paths)."""
+    """Folders, regular files and symlinks of the model content in ``source`` (relative
+    paths; top-level entries that are not :func:`is_model_entry` are never included)."""
     dirs: list[Path] = []
     files: list[Path] = []
     links: list[Path] = []
     for root, dirnames, filenames in os.walk(source):
         base = Path(root)
+        if base == source:
+            dirnames[:] = [name for name in dirnames if is_model_entry(name)]
+            filenames[:] = [name for name in filenames if is_model_entry(name)]
         for name in list(dirnames):
             if (base / name).is_symlink():
                 links.append((base / name).relative_to(source))
@@ -177,6 +258,14 @@ def _check_destination(source: Path, dest: Path) -> bool:
         raise ModelsFolderError(
             f"The models folder {source} does not exist.",
             "Choose another folder with `qwen-desktop models folder PATH` (nothing to move).",
+        )
+    foreign = foreign_entries(source)
+    if foreign:
+        raise ModelsFolderError(
+            f"The models folder {source} holds files that are not models: "
+            f"{_describe(foreign)}. Nothing was moved.",
+            "Move those elsewhere yourself (only models are moved), or choose another models "
+            "folder with `qwen-desktop models folder PATH`.",
         )
     if dest == source or _is_inside(dest, source) or _is_inside(source, dest):
         raise ModelsFolderError(
@@ -211,6 +300,7 @@ def move_models_folder(
     cancel: threading.Event | None = None,
     free_bytes: Callable[[Path], int] | None = None,
     keep_source: bool = False,
+    on_start: Callable[[Path, Path], None] | None = None,
 ) -> MoveResult:
     """Move the models folder ``source`` to ``dest`` and make ``dest`` the models folder.
 
@@ -225,16 +315,19 @@ def move_models_folder(
         cancel: Set it to stop between chunks (raises :class:`MoveCancelledError`).
         free_bytes: Measures free bytes at a folder (default ``shutil.disk_usage``).
         keep_source: Leave the source in place after the verified copy.
+        on_start: Called with ``(source, dest)`` (absolute) once every check passed, just
+            before anything is written.
 
     Raises:
-        ModelsFolderError: The override variable is set, the destination is unsuitable, it has
-            too little free space ("needs X, Y free"), or a copy failed (disk full, a file
-            changed while copying); the source is intact.
+        ModelsFolderError: The override variable is set, a path is empty, the source holds
+            entries that are not models (named; only model content is ever moved or deleted),
+            the destination is unsuitable, it has too little free space ("needs X, Y free"),
+            or a copy failed (disk full, a file changed while copying); the source is intact.
         MoveCancelledError: Cancelled.
     """
     _check_override()
-    source = Path(source).expanduser().absolute()
-    dest = Path(dest).expanduser().absolute()
+    source = _require_path(source, "current models folder path")
+    dest = _require_path(dest, "destination path")
     resuming = _check_destination(source, dest)
     measure = free_bytes or (lambda folder: int(shutil.disk_usage(existing_ancestor(folder)).free))
     dirs, files, links = _scan(source)
@@ -256,6 +349,8 @@ def move_models_folder(
             f"Free up {format_decimal_bytes(needed - free)} or more there, or pick another "
             "destination.",
         )
+    if on_start is not None:
+        on_start(source, dest)
     report = _Reporter(on_progress, total)
     if not resuming and not dest.exists() and _same_volume(source, dest):
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -292,29 +387,36 @@ def move_models_folder(
     report(total, "", force=True)
     left = ""
     if not keep_source:
-        errors = _remove_tree(source)
+        errors = _remove_moved(source, dirs, files, links)
         if errors:
             left = f"Some files could not be deleted from {source}: {errors[0]}"
             _log.warning("%s (%d in all)", left, len(errors))
     return MoveResult(dest, total, renamed=False, source_left=left)
 
 
-def _remove_tree(folder: Path) -> list[str]:
-    """Delete ``folder`` bottom-up (links are removed, never followed); the failures."""
+def _remove_moved(
+    folder: Path, dirs: list[Path], files: list[Path], links: list[Path]
+) -> list[str]:
+    """Delete what was copied out of ``folder`` (files and links, then the folders deepest
+    first; links are removed, never followed), then ``folder`` itself when that left it empty.
+    Nothing else is deleted: a file that appeared since the scan stays. The failures."""
     errors: list[str] = []
-    for root, dirnames, filenames in os.walk(folder, topdown=False):
-        base = Path(root)
-        for name in filenames:
-            try:
-                (base / name).unlink()
-            except OSError as exc:
-                errors.append(f"{base / name}: {exc.strerror or exc}")
-        for name in dirnames:
-            path = base / name
-            try:
-                path.unlink() if path.is_symlink() else path.rmdir()
-            except OSError as exc:
-                errors.append(f"{path}: {exc.strerror or exc}")
+    for rel in [*files, *links]:
+        try:
+            (folder / rel).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            errors.append(f"{folder / rel}: {exc.strerror or exc}")
+    for rel in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+        try:
+            (folder / rel).rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            errors.append(f"{folder / rel}: {exc.strerror or exc}")
+    marker = folder / MARKER_NAME
+    marker.unlink(missing_ok=True)
     try:
         folder.rmdir()
     except OSError as exc:

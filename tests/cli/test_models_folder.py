@@ -40,3 +40,49 @@ def test_folder_then_move_then_list(
     assert cli.run(["models", "move", str(busy)]) == 2
     assert "is not empty" in capsys.readouterr().err
     assert (snapshot_of(dest) / "config.json").is_symlink()  # untouched by the refusal
+
+
+def test_blank_paths_foreign_folders_and_deep_paths_are_refused(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("QWEN_DESKTOP_MODELS_DIR", raising=False)
+    config = tmp_path / "config"
+    monkeypatch.setenv("QWEN_DESKTOP_CONFIG_DIR", str(config))
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "report.odt").write_text("mine")
+    monkeypatch.chdir(work)  # what an empty path used to mean
+    for argv in (["models", "folder", ""], ["models", "folder", "  "], ["models", "move", ""]):
+        assert cli.run(argv) == 2
+        captured = capsys.readouterr()
+        assert "is empty" in captured.err and "Moving" not in captured.err
+    assert not (config / "settings.json").exists()
+    assert (work / "report.odt").read_text() == "mine"
+
+    assert cli.run(["models", "folder", str(work)]) == 2
+    err = capsys.readouterr().err
+    assert "not a models folder" in err and "report.odt" in err and "empty" in err
+    assert not (config / "settings.json").exists()
+
+    deep = tmp_path / "nonexistent" / "deep" / "x"
+    assert cli.run(["models", "folder", str(deep)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "nonexistent").exists()
+
+    models = tmp_path / "models"
+    make_cache(models)
+    assert cli.run(["models", "folder", str(models)]) == 0
+    capsys.readouterr()
+    assert cli.run(["models", "move", str(models / "inner")]) == 2  # into itself
+    err = capsys.readouterr().err
+    assert "inside" in err and "Moving" not in err
+    (models / "notes.txt").write_text("mine")
+    assert cli.run(["models", "move", str(tmp_path / "elsewhere")]) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "Nothing was moved" in err and "Moving" not in err
+    assert not (tmp_path / "elsewhere").exists() and snapshot_of(models).is_dir()
+    (models / "notes.txt").unlink()
+    assert cli.run(["models", "move", str(tmp_path / "elsewhere")]) == 0
+    assert f"Moving {models} to {tmp_path / 'elsewhere'}" in capsys.readouterr().err

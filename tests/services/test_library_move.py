@@ -226,3 +226,94 @@ def test_last_used_is_the_apps_record_not_atime(tmp_path: Path) -> None:
     (tmp_path / "last_used.json").write_text("[1, 2")
     assert record.all() == {}
     assert len(list(tmp_path.glob("last_used.json.broken-*"))) == 1
+
+
+def test_empty_paths_are_refused_everywhere(tmp_path: Path) -> None:
+    source, config = tmp_path / "hub", tmp_path / "config"
+    make_cache(source)
+    for blank in ("", "   ", Path("")):
+        with pytest.raises(ModelsFolderError, match="is empty"):
+            repoint_models_folder(config, blank)
+        with pytest.raises(ModelsFolderError, match="destination path is empty"):
+            move_models_folder(config, source, blank)
+        with pytest.raises(ModelsFolderError, match="current models folder path is empty"):
+            move_models_folder(config, blank, tmp_path / "dest")
+    assert load_settings(config).models_dir is None
+    assert snapshot_of(source).is_dir() and not (tmp_path / "dest").exists()
+
+
+def test_repoint_refuses_a_folder_of_other_files_and_a_missing_parent(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    for name in ("thesis.pdf", "notes.txt", "photos", "a.doc", "b.doc", "c.doc"):
+        (papers / name).mkdir() if name == "photos" else (papers / name).write_text("x")
+    (papers / "models--Qwen--Tiny").mkdir()  # a model folder among them does not make it one
+    with pytest.raises(ModelsFolderError, match="not a models folder") as caught:
+        repoint_models_folder(config, papers)
+    message = caught.value.message
+    assert "a.doc, b.doc, c.doc, notes.txt, photos and 1 more" in message
+    assert "empty" in caught.value.action and "models folder" in caught.value.action
+    a_file = tmp_path / "file.bin"
+    a_file.write_bytes(b"x")
+    with pytest.raises(ModelsFolderError, match="is a file"):
+        repoint_models_folder(config, a_file)
+    deep = tmp_path / "nonexistent" / "deep" / "x"
+    with pytest.raises(ModelsFolderError, match=r"nonexistent[/\\]deep does not exist"):
+        repoint_models_folder(config, deep)
+    assert not (tmp_path / "nonexistent").exists()
+    assert load_settings(config).models_dir is None
+
+    new = tmp_path / "new"  # missing, parent exists: only the last level is created
+    assert repoint_models_folder(config, new) == new and new.is_dir()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".DS_Store").write_bytes(b"\0")  # Finder's metadata does not count
+    assert repoint_models_folder(config, empty) == empty
+    cache = tmp_path / "cache"
+    make_cache(cache)
+    for name in ("version.txt", "CACHEDIR.TAG", "Qwen3-8B-Q4_K_M.gguf"):
+        (cache / name).write_text("1")
+    (cache / ".locks" / "models--Qwen--Tiny").mkdir(parents=True)
+    (cache / "datasets--a--b").mkdir()
+    assert repoint_models_folder(config, cache) == cache
+    assert load_settings(config).models_dir == str(cache)
+
+
+@pytest.mark.parametrize("same_volume", [True, False])
+def test_move_refuses_a_folder_holding_other_files_and_moves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, same_volume: bool
+) -> None:
+    source, dest, config = tmp_path / "hub", tmp_path / "dest", tmp_path / "config"
+    make_cache(source)
+    (source / "taxes.xlsx").write_text("mine")
+    (source / "holiday").mkdir()
+    monkeypatch.setattr(models_folder, "_same_volume", lambda _s, _d: same_volume)
+    started: list[tuple[Path, Path]] = []
+    with pytest.raises(ModelsFolderError, match=r"not models: holiday, taxes\.xlsx"):
+        move_models_folder(config, source, dest, on_start=lambda s, d: started.append((s, d)))
+    assert not started and not dest.exists()
+    assert (source / "taxes.xlsx").read_text() == "mine" and (source / "holiday").is_dir()
+    assert snapshot_of(source).is_dir() and load_settings(config).models_dir is None
+
+
+def test_move_deletes_only_what_it_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, dest, config = tmp_path / "hub", tmp_path / "dest", tmp_path / "config"
+    files = make_cache(source)
+    (source / ".locks").mkdir()
+    (source / "version.txt").write_text("1")
+    dest.mkdir()
+    started: list[tuple[Path, Path]] = []
+
+    def a_file_appears(src: Path, dst: Path) -> None:  # after the checks, before the copy
+        started.append((src, dst))
+        (src / "late.txt").write_text("arrived during the move")
+
+    result = move_models_folder(config, source, dest, on_start=a_file_appears)
+    assert started == [(source, dest)]
+    assert (snapshot_of(dest) / "model.safetensors").read_bytes() == files["model.safetensors"]
+    assert (dest / "version.txt").read_text() == "1" and (dest / ".locks").is_dir()
+    assert not (dest / "late.txt").exists()
+    assert sorted(p.name for p in source.iterdir()) == ["late.txt"]  # kept, not deleted
+    assert str(source) in result.source_left
+    assert load_settings(config).models_dir == str(dest)
