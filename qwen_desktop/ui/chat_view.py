@@ -20,8 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QLayout,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from qwen_desktop.core.storage import MessageRecord
 from qwen_desktop.ui.chat_messages import (
@@ -84,6 +90,26 @@ def _discard(layout: QVBoxLayout, widget: QWidget) -> None:
     widget.deleteLater()
 
 
+class _Content(QWidget):
+    """The scrolled column: as tall as its messages at its width, never taller.
+
+    ``QScrollArea`` makes a resizable widget at least its minimum size, then at least its
+    ``heightForWidth``. A word-wrapped label's minimum height is its text wrapped at its
+    narrowest, many times its height at the real width, so the content was as tall as that
+    sum and the surplus went to the stretch above the messages: a blank area above the first
+    message (two thirds of the scroll range in a long chat 1,600 px wide, measured). When the
+    column has a height-for-width, the minimum height is 0 and that height sizes it alone
+    (the column's layout sets no minimum size on it: ``SetNoConstraint``).
+    """
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        layout = self.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            hint.setHeight(0)
+        return hint
+
+
 class ChatView(QScrollArea):
     """The scrolling transcript. Follows the newest text while the user is at the bottom.
 
@@ -106,12 +132,14 @@ class ChatView(QScrollArea):
         self.setObjectName("chatView")
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._content = QWidget()
+        self._content = _Content()
         self._content.setObjectName("chatContent")
         self._layout = QVBoxLayout(self._content)
         self._layout.setContentsMargins(24, 16, 24, 16)
         self._layout.setSpacing(MESSAGE_SPACING)
         self._layout.addStretch(1)  # keeps a short transcript at the bottom
+        # Sized by height-for-width, not by its minimum size (see _Content).
+        self._layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         self.earlier_button = QPushButton()
         self.earlier_button.setObjectName("showEarlier")
         self.earlier_button.setFlat(True)

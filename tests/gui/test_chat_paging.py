@@ -15,10 +15,11 @@ from pytestqt.qtbot import QtBot
 
 from qwen_desktop.core.storage import ChatStore, ConversationRecord, MessageRecord, NewMessage
 from qwen_desktop.qt.conversation_controller import PAGE_MESSAGES
-from qwen_desktop.ui import markdown_view
+from qwen_desktop.ui import chat_view, markdown_view
 from qwen_desktop.ui.chat_view import AssistantMessage, ChatView, UserMessage
 from qwen_desktop.ui.main_window import MainWindow
 from qwen_desktop.ui.markdown_view import CHUNK_SEGMENTS, MarkdownView
+from qwen_desktop.ui.style import STYLESHEET
 
 pytestmark = pytest.mark.gui
 
@@ -227,4 +228,71 @@ def test_busy_disables_edit_and_hides_only_the_streaming_answers_actions(
     assert streaming.copy_button.isVisibleTo(streaming)
     assert streaming.regenerate_button.isVisibleTo(streaming)
     assert not older.regenerate_button.isVisibleTo(older)
+    view.close()
+
+
+def content_top_and_gap(view: ChatView) -> tuple[int, int]:
+    """The first message's top in the content, and the content's height beyond its messages."""
+    shown = [w for w in view.messages() if w.isVisible()]
+    first = shown[0]
+    top = first.mapTo(view.widget(), first.rect().topLeft()).y()
+    margins = view.widget().layout().contentsMargins()  # type: ignore[union-attr]
+    used = sum(w.height() for w in shown) + chat_view.MESSAGE_SPACING * (len(shown) - 1)
+    return top, view.widget().height() - used - margins.top() - margins.bottom()
+
+
+def test_a_long_wrapped_transcript_has_no_blank_area_above_its_first_message(
+    qapp: QApplication, store: ChatStore
+) -> None:
+    # A word-wrapped label's minimum height is its text wrapped at its narrowest: the content
+    # was once as tall as that sum, and the surplus showed as white above the first message.
+    paragraph = "The quick brown fox jumps over the lazy dog while the model explains. " * 12
+    now = time.time()
+    messages = [
+        NewMessage(role="user" if i % 2 == 0 else "assistant", content=f"{i}: {paragraph}")
+        for i in range(2 * PAGE + 6)
+    ]
+    record = ConversationRecord(id=0, title="wrapped", created_at=now, updated_at=now)
+    cid = store.insert_conversations([(record, messages)])[0].id
+    view = paged_view(qapp, store, cid, len(messages))
+    view.setStyleSheet(STYLESHEET)  # as the app is styled (its labels then wrap by width)
+    view.resize(1400, 500)
+    view.window_messages = PAGE
+    for _turn in range(3):  # sent in the session: the oldest are released
+        view.add_user(paragraph, store.add_message(cid, "user", paragraph))
+        answer = view.start_answer(store.add_message(cid, "assistant", paragraph))
+        answer.add_answer(paragraph)
+        answer.answer.flush()
+        settle(qapp)
+    assert view.hidden_before > 0
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.minimum())  # scrolled to the top: the page before loads above
+    settle(qapp)
+    while view.load_earlier():  # and the rest (as the button does)
+        settle(qapp)
+    assert view.hidden_before == 0 and len(view.messages()) == 2 * PAGE + 12
+    bar.setValue(bar.minimum())
+    settle(qapp)
+    top, gap = content_top_and_gap(view)
+    assert top == view.widget().layout().contentsMargins().top()  # type: ignore[union-attr]
+    assert abs(gap) <= 2 * chat_view.MESSAGE_SPACING
+    assert bar.maximum() == view.widget().height() - view.viewport().height()
+    view.resize(700, 500)  # narrower: taller messages, and still nothing above them
+    settle(qapp)
+    bar.setValue(bar.minimum())
+    top, gap = content_top_and_gap(view)
+    assert top == view.widget().layout().contentsMargins().top()  # type: ignore[union-attr]
+    assert abs(gap) <= 2 * chat_view.MESSAGE_SPACING
+    view.close()
+
+
+def test_a_short_transcript_stays_at_the_bottom(qapp: QApplication) -> None:
+    view = ChatView()
+    view.resize(600, 500)
+    view.show()
+    last = view.add_user("only one")
+    settle(qapp)
+    assert view.verticalScrollBar().maximum() == 0
+    bottom = last.mapTo(view.viewport(), last.rect().bottomLeft()).y()
+    assert view.viewport().height() - 40 < bottom < view.viewport().height()
     view.close()
