@@ -40,6 +40,7 @@ from qwen_desktop.services.health import engine_facts_for, estimate_for_loaded
 from qwen_desktop.services.library import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
 from qwen_desktop.services.measurements import MeasurementStore
 from qwen_desktop.services.sampler import ResourceSampler
+from qwen_desktop.ui.chat_exchange import ChatExchange
 from qwen_desktop.ui.main_window import MainWindow
 from qwen_desktop.ui.style import apply_style
 
@@ -68,6 +69,7 @@ def build_window(paths: AppPaths) -> MainWindow:
             usage, models.loaded, models.loaded_path, hardware.machine
         )
     )
+    window.chat_exchange = ChatExchange(window)  # type: ignore[attr-defined]
     _wire_monitor(
         window, MonitorController(ResourceSampler(engine_pid=lambda: _engine_pid(window)))
     )

@@ -314,6 +314,39 @@ class ConversationController(QObject):
         if self.current is not None and self.current.id == conversation_id:
             self.new_chat()
 
+    # -- export / import -------------------------------------------------------------------------
+
+    def export_markdown(self, conversation_id: int) -> str | None:
+        """One conversation as Markdown (thinking in collapsed blocks); None on failure
+        (``store_failed`` says why)."""
+        store = self.store
+        if store is None:
+            return None
+        return self._guard(lambda: store.export_markdown(conversation_id), None)
+
+    def export_json(self, conversation_ids: list[int]) -> str | None:
+        """Conversations as a qwen-desktop JSON export (images inlined); None on failure."""
+        store = self.store
+        if store is None:
+            return None
+        return self._guard(lambda: store.export_json(conversation_ids), None)
+
+    def import_json(self, data: bytes, source: str) -> list[ConversationRecord]:
+        """Import an export file as new conversations, all or nothing; the first one is opened.
+
+        A file that is not a valid export is reported through ``store_failed`` with what is
+        wrong in it; nothing is imported.
+        """
+        store = self.store
+        if store is None:
+            return []
+        none: list[ConversationRecord] = []
+        imported = self._guard(lambda: store.import_json(data, source=source), none)
+        if imported:
+            self.conversations_changed.emit()
+            self.open_conversation(imported[0].id)
+        return imported
+
     def later_message_count(self, message_id: int) -> int:
         """Messages that editing this one would remove."""
         service = self.service

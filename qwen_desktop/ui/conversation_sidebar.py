@@ -29,12 +29,14 @@ class ConversationSidebar(QWidget):
         new_requested(): New chat was clicked.
         selected(int): A conversation was chosen (its id).
         delete_requested(int): Delete was chosen for a conversation (not yet confirmed).
+        export_requested(int, str): Export a conversation as ``markdown`` or ``json``.
         search_changed(str): The search text changed (debounced; empty: show all).
     """
 
     new_requested = Signal()
     selected = Signal(int)
     delete_requested = Signal(int)
+    export_requested = Signal(int, str)
     search_changed = Signal(str)
 
     def __init__(self, model: ConversationListModel, parent: QWidget | None = None) -> None:
@@ -122,5 +124,12 @@ class ConversationSidebar(QWidget):
             return
         menu = QMenu(self)
         menu.addAction("Rename", lambda: self.list.edit(index))
+        menu.addAction(
+            "Export as Markdown…",
+            lambda: self.export_requested.emit(int(conversation_id), "markdown"),
+        )
+        menu.addAction(
+            "Export as JSON…", lambda: self.export_requested.emit(int(conversation_id), "json")
+        )
         menu.addAction("Delete…", lambda: self.delete_requested.emit(int(conversation_id)))
         menu.exec(self.list.viewport().mapToGlobal(point))
