@@ -3,18 +3,12 @@ prompts, stored per conversation and sent first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
 from qwen_desktop.core.presets import PRESETS
-from qwen_desktop.core.types import AnswerDelta, Usage
-from qwen_desktop.qt.conversation_controller import ConversationController, open_store
-from qwen_desktop.qt.hardware_controller import HardwareController
-from qwen_desktop.qt.model_controller import ModelController
 from qwen_desktop.ui.main_window import MainWindow
 from tests.fixtures.polling import until
 from tests.fixtures.scripted_backend import ScriptedBackend
@@ -25,17 +19,10 @@ CODER = next(p for p in PRESETS if p.name == "Coding assistant")
 
 
 @pytest.fixture
-def window(qapp: QApplication, tmp_path: Path) -> Iterator[tuple[MainWindow, ScriptedBackend]]:
-    qapp.setQuitOnLastWindowClosed(False)
-    backend = ScriptedBackend(script=(AnswerDelta("Sure."), Usage(20, 2, 0.01, 50.0, 0.02)))
-    store, error = open_store(tmp_path / "data")
-    chat = ConversationController(backend, store, store_error=error)
-    built = MainWindow(chat, ModelController(backend), HardwareController(tmp_path / "models"))
-    built.show()
-    yield built, backend
-    built.chat.stop()
-    built.close()
-    built.chat.close_store()
+def window(
+    scripted_window: tuple[MainWindow, ScriptedBackend],
+) -> tuple[MainWindow, ScriptedBackend]:
+    return scripted_window
 
 
 def choose(window: MainWindow, name: str) -> None:
