@@ -55,7 +55,7 @@ from qwen_desktop.core.storage import (
 )
 from qwen_desktop.core.types import Usage
 from qwen_desktop.gui import build_window
-from qwen_desktop.ui.main_window import MainWindow
+from qwen_desktop.shell.main_window import MainWindow
 
 EARLIER_ANSWER = (
     "Here is how it works, with **bold** words and `code`:\n\n"

@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/bench_download.py [--mb 256] [--repeat 3] [--kill-
 
 1. **Throughput**: a local Hub (``tests/fixtures/hub_server.py``, in its own process so that it
    does not share the clients' interpreter lock) serves one ``--mb`` MB LFS file.
-   :class:`~qwen_desktop.backends.hf_download.HfDownloader` (Range fetch into a ``.part``,
+   :class:`~qwen_desktop.downloads.hf_download.HfDownloader` (Range fetch into a ``.part``,
    sha256 on a following thread, install into the cache layout) and
    ``huggingface_hub.hf_hub_download`` (no hash check) each fetch it into an empty cache,
    alternately, ``--repeat`` times. Reported: median MB/s of each and the ratio ours ÷ hub
@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_OFFLINE"] = "0"
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
-from qwen_desktop.backends.hf_download import READ_BYTES, HfDownloader  # noqa: E402
-from qwen_desktop.backends.hf_plan import plan_download  # noqa: E402
+from qwen_desktop.downloads.hf_download import READ_BYTES, HfDownloader  # noqa: E402
+from qwen_desktop.downloads.hf_plan import plan_download  # noqa: E402
 from tests.fixtures.hub_server import FakeHub  # noqa: E402
 
 REPO = "Qwen/Qwen3-0.6B"
@@ -103,8 +103,8 @@ _CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from qwen_desktop.backends.hf_plan import plan_download
-    from qwen_desktop.backends.hf_download import HfDownloader
+    from qwen_desktop.downloads.hf_plan import plan_download
+    from qwen_desktop.downloads.hf_download import HfDownloader
     plan = plan_download("bench", sys.argv[1], cache_dir=Path(sys.argv[2]), endpoint=sys.argv[3])
     asyncio.run(HfDownloader(plan).run())
     """

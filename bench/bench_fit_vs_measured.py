@@ -12,14 +12,14 @@ dtype and context, a fresh Python process:
 
 1. notes its resident memory before importing anything (``/proc/self/statm``);
 2. loads the folder with the project's engine,
-   ``qwen_desktop.backends.transformers_backend.TransformersBackend(device="cpu")`` (the dtype is
+   ``qwen_desktop.engines.transformers_backend.TransformersBackend(device="cpu")`` (the dtype is
    forced through ``transformers_loading.CPU_FLOAT32_RAM_FRACTION``);
 3. streams one answer whose prompt fills the context minus ``--new-tokens`` (greedy);
 4. reports ``ru_maxrss`` (peak resident memory) and the engine's ``Usage`` (tokens/s, TTFT).
 
 Measured = peak RSS − RSS at start (the engine's whole footprint: torch, weights, KV cache,
 activations). Each case runs twice: with glibc's default malloc arenas, and as the app runs
-(one arena, set at start by ``qwen_desktop.backends.native_memory.limit_malloc_arenas``): the
+(one arena, set at start by ``qwen_desktop.engines.native_memory.limit_malloc_arenas``): the
 engine generates on its own thread, whose per-thread arena fragments and holds freed activation
 memory, so the default run shows the tensors plus that slack. Predicted =
 :func:`qwen_desktop.core.fit.estimate_fit` ``total_bytes`` for the same model, engine
@@ -152,14 +152,14 @@ def worker(folder: str, dtype: str, context: int, new_tokens: int) -> dict[str, 
     import resource
 
     start_rss = _rss_bytes()
-    from qwen_desktop.backends.native_memory import limit_malloc_arenas
+    from qwen_desktop.engines.native_memory import limit_malloc_arenas
 
     if not os.environ.get(GLIBC_DEFAULT_ENV):
         limit_malloc_arenas()  # what qwen_desktop.app.main does at start
-    from qwen_desktop.backends import transformers_loading
-    from qwen_desktop.backends.base import ModelSpec
-    from qwen_desktop.backends.transformers_backend import TransformersBackend
     from qwen_desktop.core.types import ChatMessage, ChatRequest, SamplingSettings, Usage
+    from qwen_desktop.engines import transformers_loading
+    from qwen_desktop.engines.base import ModelSpec
+    from qwen_desktop.engines.transformers_backend import TransformersBackend
 
     transformers_loading.CPU_FLOAT32_RAM_FRACTION = 1e9 if dtype == "fp32" else 0.0
 
@@ -321,7 +321,7 @@ def main() -> int:
     shown = f"{bandwidth / 1e9:.1f} GB/s" if bandwidth else "unknown"
     print(f"CPU copy bandwidth: {shown}; {machine.cpu.physical_cores} cores")
     print("MiB; meas = peak RSS growth with glibc's default arenas, meas1 = as the app runs")
-    print("(one malloc arena, backends/native_memory.py);")
+    print("(one malloc arena, engines/native_memory.py);")
     print("ratio = predicted / measured; tok/s: predicted, measured (default, 1 arena);")
     print("rt = RSS after import + load (weights not read yet), ttft in seconds")
     print(

@@ -39,7 +39,7 @@ READY = "ready"
 def _child(kind: str) -> None:
     from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
 
-    from qwen_desktop.qt.loop import new_qt_event_loop
+    from qwen_desktop.uikit.loop import new_qt_event_loop
 
     app = QApplication([])
     loop = new_qt_event_loop(app)

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/bench_ollama_overhead.py [--tokens 2000] [--rounds 5]``.
 
 The stand-in ``ollama`` (tests/fixtures/ollama_standin.py) is started by
-:class:`~qwen_desktop.backends.ollama_server.OllamaServer` in its own process (so the server's
+:class:`~qwen_desktop.engines.ollama_server.OllamaServer` in its own process (so the server's
 work does not share this process's GIL), and serves the same NDJSON stream (half thinking, half
 answer, one line per token) to two readers, alternated round by round:
 
@@ -35,9 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ollama
 
-from qwen_desktop.backends.base import ModelSpec
-from qwen_desktop.backends.ollama_backend import OllamaBackend
-from qwen_desktop.backends.ollama_server import OllamaServer, OllamaServerConfig
 from qwen_desktop.core.types import (
     AnswerDelta,
     ChatMessage,
@@ -46,6 +43,9 @@ from qwen_desktop.core.types import (
     ThinkingDelta,
     Usage,
 )
+from qwen_desktop.engines.base import ModelSpec
+from qwen_desktop.engines.ollama_backend import OllamaBackend
+from qwen_desktop.engines.ollama_server import OllamaServer, OllamaServerConfig
 from tests.fixtures.ollama_fake_server import FakeModel
 from tests.fixtures.ollama_standin import make_standin
 

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from qwen_desktop.chat.conversations import ConversationService
 from qwen_desktop.core.storage import (
     AnswerWriter,
     ChatStore,
@@ -38,7 +39,6 @@ from qwen_desktop.core.storage import (
     NewMessage,
 )
 from qwen_desktop.core.types import AnswerDelta, BackendCapabilities, ThinkingDelta, ThinkingKind
-from qwen_desktop.services.conversations import ConversationService
 
 PAGE = 50
 

@@ -19,7 +19,7 @@ ML_MODULES = (
     "jinja2",
 )
 """The ``ml`` extra and its heavy dependencies (torch pulls sympy, networkx, jinja2). Pillow stays:
-the app prepares attached images with it (``services/image_preparation.py``)."""
+the app prepares attached images with it (``chat/image_preparation.py``)."""
 
 OTHER_QT_BINDINGS = ("PyQt5", "PyQt6", "PySide2")
 """qasync's optional bindings: it imports whichever is installed; only PySide6 ships."""
@@ -97,7 +97,7 @@ EXCLUDES = (
 )
 """Everything passed to PyInstaller's ``Analysis(excludes=...)``."""
 
-APP_ONLY_EXCLUDED = ("qwen_desktop.backends.transformers_runtime",)
+APP_ONLY_EXCLUDED = ("qwen_desktop.engines.transformers_runtime",)
 """App modules left out: they import torch at module level (the ``ml`` extra)."""
 
 

@@ -19,7 +19,7 @@ libraries relative to itself (shared/research/ollama.md, "Distribution"):
 - Windows ``ollama-windows-*.zip``: ``ollama/ollama.exe`` + ``ollama/lib/ollama/...``;
 - macOS ``ollama-darwin.tgz``: ``ollama/ollama`` with its helper libraries beside it.
 
-These are where ``qwen_desktop.backends.ollama_discovery.bundled_candidates`` looks.
+These are where ``qwen_desktop.engines.ollama_discovery.bundled_candidates`` looks.
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ def _attach_windows_console() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qwen-desktop`` command and of ``python -m qwen_desktop``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    from qwen_desktop.backends.native_memory import limit_malloc_arenas
+    from qwen_desktop.engines.native_memory import limit_malloc_arenas
 
-    limit_malloc_arenas()  # before any worker thread: see backends/native_memory.py
+    limit_malloc_arenas()  # before any worker thread: see engines/native_memory.py
     from qwen_desktop.cli import is_cli_invocation
 
     if is_cli_invocation(args):

@@ -19,30 +19,30 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from qwen_desktop import __version__
-from qwen_desktop.backends.base import LoadedModel
-from qwen_desktop.backends.transformers_backend import TransformersBackend
+from qwen_desktop.chat.answer_recorder import AnswerRecorder
+from qwen_desktop.chat.ui.chat_exchange import ChatExchange
+from qwen_desktop.chat.ui.conversation_controller import ConversationController, open_store
 from qwen_desktop.core.catalog import load_catalog
+from qwen_desktop.core.measurement_store import MeasurementStore
 from qwen_desktop.core.paths import AppPaths, resources_dir
-from qwen_desktop.qt.catalog_model import CatalogFitModel
-from qwen_desktop.qt.conversation_controller import ConversationController, open_store
-from qwen_desktop.qt.downloads_controller import DownloadsController
-from qwen_desktop.qt.engine_controller import EngineController
-from qwen_desktop.qt.hardware_controller import HardwareController
-from qwen_desktop.qt.library_model import LibraryController, installed_predicate
-from qwen_desktop.qt.loop import install_asyncgen_hooks, new_qt_event_loop
-from qwen_desktop.qt.model_controller import ModelController
-from qwen_desktop.qt.monitor_controller import MonitorController
-from qwen_desktop.services.advisor import latest_measurements
-from qwen_desktop.services.answer_recorder import AnswerRecorder
-from qwen_desktop.services.downloads import ACTIVE_STATES, QUEUE_FILE_NAME, DownloadQueue
-from qwen_desktop.services.engines import TRANSFORMERS_LABEL, SwitchableBackend
-from qwen_desktop.services.health import engine_facts_for, estimate_for_loaded
-from qwen_desktop.services.library import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
-from qwen_desktop.services.measurements import MeasurementStore
-from qwen_desktop.services.sampler import ResourceSampler
-from qwen_desktop.ui.chat_exchange import ChatExchange
-from qwen_desktop.ui.main_window import MainWindow
-from qwen_desktop.ui.style import apply_style
+from qwen_desktop.downloads.service import ACTIVE_STATES, QUEUE_FILE_NAME, DownloadQueue
+from qwen_desktop.downloads.ui.downloads_controller import DownloadsController
+from qwen_desktop.engines.base import LoadedModel
+from qwen_desktop.engines.service import TRANSFORMERS_LABEL, SwitchableBackend
+from qwen_desktop.engines.transformers_backend import TransformersBackend
+from qwen_desktop.engines.ui.engine_controller import EngineController
+from qwen_desktop.engines.ui.model_controller import ModelController
+from qwen_desktop.hardware.advisor import latest_measurements
+from qwen_desktop.hardware.ui.hardware_controller import HardwareController
+from qwen_desktop.library.service import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
+from qwen_desktop.library.ui.library_model import LibraryController, installed_predicate
+from qwen_desktop.models.ui.catalog_model import CatalogFitModel
+from qwen_desktop.monitor.health import engine_facts_for, estimate_for_loaded
+from qwen_desktop.monitor.sampler import ResourceSampler
+from qwen_desktop.monitor.ui.monitor_controller import MonitorController
+from qwen_desktop.shell.main_window import MainWindow
+from qwen_desktop.uikit.loop import install_asyncgen_hooks, new_qt_event_loop
+from qwen_desktop.uikit.style import apply_style
 
 DESKTOP_FILE_NAME = "io.github.qwen_desktop.QwenDesktop"
 

@@ -18,13 +18,17 @@ _SESSION_DIRS = tempfile.mkdtemp(prefix="qwen-desktop-tests-")
 os.environ["QWEN_DESKTOP_DATA_DIR"] = os.path.join(_SESSION_DIRS, "data")
 os.environ["QWEN_DESKTOP_CONFIG_DIR"] = os.path.join(_SESSION_DIRS, "config")
 
-pytest_plugins = ["tests.fixtures.tiny_models", "tests.fixtures.tiny_vl_model"]
+pytest_plugins = [
+    "tests.fixtures.tiny_models",
+    "tests.fixtures.tiny_vl_model",
+    "tests.fixtures.windows",
+]
 if importlib.util.find_spec("tests.fixtures.tiny_models") is None:  # pragma: no cover - bootstrap
     pytest_plugins = []
 
 
 def _qasync_loop() -> asyncio.AbstractEventLoop:
-    from qwen_desktop.qt.loop import new_qt_event_loop
+    from qwen_desktop.uikit.loop import new_qt_event_loop
 
     return new_qt_event_loop()
 

@@ -23,10 +23,10 @@ from types import ModuleType
 
 import pytest
 
-from qwen_desktop.backends import ollama_discovery
-from qwen_desktop.backends.ollama_discovery import BINARY_ENV, find_ollama_binary
 from qwen_desktop.cli import is_cli_invocation
 from qwen_desktop.core import paths
+from qwen_desktop.engines import ollama_discovery
+from qwen_desktop.engines.ollama_discovery import BINARY_ENV, find_ollama_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLER = ROOT / "installer"

@@ -41,8 +41,8 @@ def test_ruff_is_clean() -> None:
 
 def test_modules_below_qt_do_not_import_qt_at_runtime() -> None:
     code = (
-        "import sys, qwen_desktop.cli, qwen_desktop.services.chat, qwen_desktop.core.fit, "
-        "qwen_desktop.hardware.probe, qwen_desktop.backends.transformers_backend;"
+        "import sys, qwen_desktop.cli, qwen_desktop.chat.service, qwen_desktop.core.fit, "
+        "qwen_desktop.hardware.probe, qwen_desktop.engines.transformers_backend;"
         "bad = [m for m in ('PySide6', 'torch', 'transformers', 'qasync') if m in sys.modules];"
         "print(','.join(bad))"
     )

@@ -149,7 +149,7 @@ class _Printer:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    from qwen_desktop.backends.engine_choice import engine_for_model
+    from qwen_desktop.engines.engine_choice import engine_for_model
 
     if not args.prompt.strip():
         raise QwenDesktopError("The prompt is empty.", 'Give the question in quotes: chat "…".')
@@ -183,14 +183,14 @@ async def _chat(args: argparse.Namespace) -> int:
 def _downloaded_snapshot(model: str) -> Path | None:
     """The local folder of a downloaded Hugging Face repository named ``owner/name`` (as
     ``models list`` shows it), from the models folder in use; None for anything else."""
-    from qwen_desktop.backends.engine_choice import looks_like_folder
+    from qwen_desktop.engines.engine_choice import looks_like_folder
 
     if looks_like_folder(model) or ":" in model or model.count("/") != 1:
         return None
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    from qwen_desktop.services.library import hub_cache_dir
+    from qwen_desktop.library.service import hub_cache_dir
 
     try:
         folder = snapshot_download(model, cache_dir=hub_cache_dir(), local_files_only=True)
@@ -201,10 +201,10 @@ def _downloaded_snapshot(model: str) -> Path | None:
 
 async def _open_backend(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Any:
     """Load the model on the chosen engine; ``stack`` unloads/stops it at the end."""
-    from qwen_desktop.backends.base import ModelSpec
+    from qwen_desktop.engines.base import ModelSpec
 
     if args.engine == "transformers":
-        from qwen_desktop.backends.transformers_backend import TransformersBackend
+        from qwen_desktop.engines.transformers_backend import TransformersBackend
 
         folder = Path(args.model).expanduser()
         backend: Any = TransformersBackend(quantization=args.quant)
@@ -212,15 +212,15 @@ async def _open_backend(args: argparse.Namespace, stack: contextlib.AsyncExitSta
         await backend.load(ModelSpec(name=folder.name, path=folder))
         return backend
     if args.engine == "openai":
-        from qwen_desktop.backends.openai_backend import OpenAICompatibleBackend
-        from qwen_desktop.backends.secrets import ApiKeyStore
+        from qwen_desktop.engines.openai_backend import OpenAICompatibleBackend
+        from qwen_desktop.engines.secrets import ApiKeyStore
 
         key = ApiKeyStore().resolve(args.url)
         backend = OpenAICompatibleBackend(args.url, api_key=key.key, context_tokens=args.context)
         stack.push_async_callback(backend.aclose)
         await backend.load(ModelSpec(name=args.model))
         return backend
-    from qwen_desktop.backends.ollama_backend import OllamaBackend
+    from qwen_desktop.engines.ollama_backend import OllamaBackend
 
     if args.url:
         backend = OllamaBackend(args.url, context_tokens=args.context)
@@ -242,10 +242,10 @@ async def _start_ollama(stack: contextlib.AsyncExitStack) -> Any:
     Raises:
         EngineUnavailableError: No binary and no running Ollama, or the server failed to start.
     """
-    from qwen_desktop.backends.engine_choice import INSTALL_GUIDE
-    from qwen_desktop.backends.ollama_discovery import find_ollama_binary, find_running_ollama
-    from qwen_desktop.backends.ollama_server import OllamaServer
     from qwen_desktop.core.errors import EngineUnavailableError
+    from qwen_desktop.engines.engine_choice import INSTALL_GUIDE
+    from qwen_desktop.engines.ollama_discovery import find_ollama_binary, find_running_ollama
+    from qwen_desktop.engines.ollama_server import OllamaServer
 
     if find_ollama_binary() is None:
         running = await find_running_ollama()
@@ -274,8 +274,8 @@ async def _start_ollama(stack: contextlib.AsyncExitStack) -> Any:
 
 
 async def _run_turn(args: argparse.Namespace, backend: Any) -> int:
+    from qwen_desktop.chat.service import ChatSession, TurnRecord
     from qwen_desktop.core.conversation import thinking_switch_reason
-    from qwen_desktop.services.chat import ChatSession, TurnRecord
 
     kind = backend.capabilities.thinking_kind
     thinking = not args.no_think

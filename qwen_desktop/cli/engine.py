@@ -5,7 +5,7 @@ Reports the Ollama binary (where it was found, its version), an Ollama already r
 default address (case C8), whether torch and transformers are installed, and the default engine
 with the reason; with ``--url``, what a remote server answers (an OpenAI-compatible API and the
 models it serves, or a remote Ollama) and where its API key comes from. Nothing is started or
-downloaded. Keys go to the OS keyring (:mod:`qwen_desktop.backends.secrets`), never to a file.
+downloaded. Keys go to the OS keyring (:mod:`qwen_desktop.engines.secrets`), never to a file.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the engine status; 0 when some engine can run (and a --url server answered), else 1."""
-    from qwen_desktop.backends.engine_choice import engine_status
+    from qwen_desktop.engines.engine_choice import engine_status
 
     status = asyncio.run(engine_status(args.ollama, remote_url=args.url))
     if args.json:
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_key(args: argparse.Namespace) -> int:
     """Store (``set``) or forget (``delete``) the API key for ``--url``; 0 on success."""
-    from qwen_desktop.backends.secrets import ApiKeyStore
     from qwen_desktop.core.errors import QwenDesktopError
+    from qwen_desktop.engines.secrets import ApiKeyStore
 
     store = ApiKeyStore()
     if args.key_action == "delete":
@@ -101,7 +101,7 @@ def run_key(args: argparse.Namespace) -> int:
 
 
 def render_status(status: Any) -> str:
-    """The human report of an :class:`~qwen_desktop.backends.engine_choice.EngineStatus`."""
+    """The human report of an :class:`~qwen_desktop.engines.engine_choice.EngineStatus`."""
     binary = status.ollama_binary
     lines = ["Ollama"]
     if binary is None:

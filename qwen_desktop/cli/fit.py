@@ -150,7 +150,7 @@ def latest_measurement(
 ) -> Measurement | None:
     """The newest recorded run of this model on this machine, if a store exists (never created
     here: ``fit`` only reads)."""
-    from qwen_desktop.services.measurements import (
+    from qwen_desktop.core.measurement_store import (
         MeasurementStore,
         MeasurementStoreError,
         default_path,

@@ -31,10 +31,10 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the health report; 0 when no check failed, else 1."""
+    from qwen_desktop.core.measurement_store import default_path
     from qwen_desktop.core.paths import AppPaths
     from qwen_desktop.hardware.live_gpu import LiveGpus
-    from qwen_desktop.services.health import probe_health
-    from qwen_desktop.services.measurements import default_path
+    from qwen_desktop.monitor.health import probe_health
 
     reader = LiveGpus()
     gpu_present = reader.available

@@ -58,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _library() -> Any:
     from qwen_desktop.core.paths import AppPaths
-    from qwen_desktop.services.library import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
+    from qwen_desktop.library.service import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
 
     paths = AppPaths.default()
     return ModelLibrary(paths.data_dir / LIBRARY_FILE_NAME, hub_cache_dir(paths.config_dir))
@@ -67,7 +67,7 @@ def _library() -> Any:
 def _folder_arg(value: str, what: str, verb: str) -> Path:
     """``value`` as an absolute path; an empty or blank one is refused (``Path("")`` would be
     the current folder)."""
-    from qwen_desktop.services.models_folder import ModelsFolderError
+    from qwen_desktop.library.models_folder import ModelsFolderError
 
     if not value.strip():
         raise ModelsFolderError(
@@ -141,8 +141,8 @@ def run_import(args: argparse.Namespace) -> int:
 def run_folder(args: argparse.Namespace) -> int:
     """Print the models folder, or switch to ``args.path`` without moving anything; 0."""
     from qwen_desktop.core.paths import AppPaths
-    from qwen_desktop.services.library import hub_cache_dir
-    from qwen_desktop.services.models_folder import repoint_models_folder
+    from qwen_desktop.library.models_folder import repoint_models_folder
+    from qwen_desktop.library.service import hub_cache_dir
 
     config_dir = AppPaths.default().config_dir
     if args.path is None:
@@ -159,8 +159,8 @@ def run_move(args: argparse.Namespace) -> int:
     """Move the models folder to ``args.dest`` with progress on stderr; 0."""
     from qwen_desktop.core.paths import AppPaths
     from qwen_desktop.core.units import format_decimal_bytes
-    from qwen_desktop.services.library import hub_cache_dir
-    from qwen_desktop.services.models_folder import MoveProgress, move_models_folder
+    from qwen_desktop.library.models_folder import MoveProgress, move_models_folder
+    from qwen_desktop.library.service import hub_cache_dir
 
     dest = _folder_arg(args.dest, "destination path", "move")
     config_dir = AppPaths.default().config_dir

@@ -29,7 +29,7 @@ def _count(text: str) -> int:
 
 
 def _interval(text: str) -> float:
-    from qwen_desktop.services.sampler import check_interval
+    from qwen_desktop.monitor.sampler import check_interval
 
     try:
         return check_interval(float(text))
@@ -62,7 +62,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Sample and print until ``--samples`` are printed (or Ctrl-C); returns 0."""
     from qwen_desktop.core.explanations import explain
-    from qwen_desktop.services.sampler import ResourceSampler, SampleHistory
+    from qwen_desktop.monitor.sampler import ResourceSampler, SampleHistory
 
     sampler = ResourceSampler(interval_s=args.interval)
     history = SampleHistory()

@@ -61,18 +61,18 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, check the disk, download; 0 when installed."""
-    from qwen_desktop.backends.hf_cache import clean_stale_partials
-    from qwen_desktop.backends.hf_download import HfDownloader, describe_progress
-    from qwen_desktop.backends.hf_plan import (
+    from qwen_desktop.core.catalog import load_catalog
+    from qwen_desktop.core.units import format_decimal_bytes
+    from qwen_desktop.downloads.hf_cache import clean_stale_partials
+    from qwen_desktop.downloads.hf_download import HfDownloader, describe_progress
+    from qwen_desktop.downloads.hf_plan import (
         OfflineError,
         check_free_space,
         installed_snapshot,
         plan_download,
     )
-    from qwen_desktop.core.catalog import load_catalog
-    from qwen_desktop.core.units import format_decimal_bytes
-    from qwen_desktop.services.downloads import resolve_request
-    from qwen_desktop.services.library import hub_cache_dir
+    from qwen_desktop.downloads.service import resolve_request
+    from qwen_desktop.library.service import hub_cache_dir
 
     if args.quant and args.format != "gguf":
         print("error: --quant applies to --format gguf only", file=sys.stderr)
@@ -124,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
 def _ollama_tag(name: str) -> tuple[str, str]:
     """``(model_id, tag)``: the catalog's Ollama tag for ``name``, or ``name`` itself when it is
     a tag (``name:size``) outside the catalog."""
-    from qwen_desktop.backends.hf_plan import DownloadError
     from qwen_desktop.core.catalog import load_catalog
     from qwen_desktop.core.errors import CatalogError
+    from qwen_desktop.downloads.hf_plan import DownloadError
 
     try:
         variant = load_catalog().resolve(name)
@@ -145,8 +145,8 @@ def _ollama_tag(name: str) -> tuple[str, str]:
 def _run_ollama(args: argparse.Namespace) -> int:
     import os
 
-    from qwen_desktop.backends.hf_download import describe_progress
-    from qwen_desktop.backends.ollama_pull import pull_ollama_model
+    from qwen_desktop.downloads.hf_download import describe_progress
+    from qwen_desktop.downloads.ollama_pull import pull_ollama_model
 
     model_id, tag = _ollama_tag(args.model)
     url = args.ollama or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"

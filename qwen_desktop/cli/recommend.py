@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _measurements(engine: str, quant: str, machine: MachineReport) -> dict[str, Measurement]:
     """Recorded runs on this machine, if a measurement store exists (never created here)."""
-    from qwen_desktop.services.measurements import (
+    from qwen_desktop.core.measurement_store import (
         MeasurementStore,
         MeasurementStoreError,
         default_path,

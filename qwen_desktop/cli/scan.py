@@ -55,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Probe the machine and print the report; returns the exit status (0)."""
     from qwen_desktop.hardware.probe import probe_machine
-    from qwen_desktop.services.library import hub_cache_dir
+    from qwen_desktop.library.service import hub_cache_dir
 
     models_dir: Path = args.models_dir or hub_cache_dir(AppPaths.default().config_dir)
     report = probe_machine(models_dir)

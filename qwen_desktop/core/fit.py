@@ -138,7 +138,7 @@ def _gpu_phrase(view: MachineView, placement: Placement | None) -> str:
 
 BITSANDBYTES_QUANTS = ("int8", "nf4")
 """Transformers quantizations done by bitsandbytes: CUDA only, the whole model on the GPU
-(``backends/transformers_quant.py`` refuses the CPU and Apple GPUs)."""
+(``engines/transformers_quant.py`` refuses the CPU and Apple GPUs)."""
 
 
 def _has_nvidia_pool(view: MachineView) -> bool:

@@ -2,7 +2,7 @@
 
 After each real answer the chat flow records a :class:`Measurement` (built from the engine's
 :class:`~qwen_desktop.core.types.Usage` with :meth:`Measurement.from_usage`) in the store
-(:mod:`qwen_desktop.services.measurements`). The next estimate for the same model, engine,
+(:mod:`qwen_desktop.core.measurement_store`). The next estimate for the same model, engine,
 quantization and machine passes it to :func:`~qwen_desktop.core.fit.estimate_fit`, which replaces
 its bandwidth-based speed by the measured one, scaled to the context asked for (see
 :func:`corrected_tokens_per_second`), and says so in its reason.

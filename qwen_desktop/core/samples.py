@@ -1,7 +1,7 @@
 """One reading of the machine's resources (what the sampler measures and the monitor draws).
 
 Pure data: :class:`Sample` and :class:`GpuSample` are built by
-:mod:`qwen_desktop.services.sampler` from psutil and NVML and read by the explanation rules
+:mod:`qwen_desktop.monitor.sampler` from psutil and NVML and read by the explanation rules
 (:mod:`qwen_desktop.core.explanations`), the monitor dock and ``qwen-desktop monitor``.
 Every figure says its unit in its name; a figure the platform does not give is None, never 0.
 """

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qwen_desktop import cli
-from qwen_desktop.backends.ollama_discovery import BINARY_ENV, free_port
+from qwen_desktop.engines.ollama_discovery import BINARY_ENV, free_port
 from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
 from tests.fixtures.ollama_standin import make_standin
 from tests.fixtures.tiny_models import TRAINING_CHATS

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from qwen_desktop import cli
-from qwen_desktop.backends import engine_choice
-from qwen_desktop.backends.engine_choice import choose_engine, engine_for_model
-from qwen_desktop.backends.ollama_discovery import (
+from qwen_desktop.engines import engine_choice
+from qwen_desktop.engines.engine_choice import choose_engine, engine_for_model
+from qwen_desktop.engines.ollama_discovery import (
     BINARY_ENV,
     BinaryLocation,
     RunningOllama,

@@ -14,8 +14,8 @@ from qwen_desktop import cli
 from qwen_desktop.cli import fit as fit_cli
 from qwen_desktop.core.errors import CatalogError, QwenDesktopError
 from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.core.measurement_store import MeasurementStore
 from qwen_desktop.core.measurements import Measurement, machine_fingerprint
-from qwen_desktop.services.measurements import MeasurementStore
 
 KiB = 1024
 MiB = 1024**2

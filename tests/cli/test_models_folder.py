@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qwen_desktop import cli
-from tests.services.test_library_move import make_cache, snapshot_of
+from tests.library.test_library_move import make_cache, snapshot_of
 
 
 def test_folder_then_move_then_list(

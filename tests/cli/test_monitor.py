@@ -9,11 +9,11 @@ import psutil
 import pytest
 
 from qwen_desktop import cli
-from qwen_desktop.backends.ollama_discovery import free_port
 from qwen_desktop.cli.monitor import render_sample
 from qwen_desktop.core.samples import GpuSample, Sample
-from qwen_desktop.services import health
-from qwen_desktop.services.health import LastAnswer, build_report
+from qwen_desktop.engines.ollama_discovery import free_port
+from qwen_desktop.monitor import health
+from qwen_desktop.monitor.health import LastAnswer, build_report
 from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
 
 pytestmark = pytest.mark.timeout(30)
@@ -111,8 +111,8 @@ def test_health_report_compares_the_last_answer_with_the_estimate() -> None:
 def test_health_verb_with_a_running_ollama_and_a_measured_answer(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from qwen_desktop.core.measurement_store import MeasurementStore
     from qwen_desktop.core.measurements import Measurement
-    from qwen_desktop.services.measurements import MeasurementStore
 
     database = tmp_path / "measurements.sqlite3"
     with MeasurementStore(database) as store:

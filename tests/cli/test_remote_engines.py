@@ -11,8 +11,8 @@ import keyring
 import pytest
 
 from qwen_desktop import cli
-from qwen_desktop.backends.ollama_discovery import free_port
-from qwen_desktop.backends.secrets import API_KEY_ENV, SERVICE
+from qwen_desktop.engines.ollama_discovery import free_port
+from qwen_desktop.engines.secrets import API_KEY_ENV, SERVICE
 from tests.fixtures.memory_keyring import MemoryKeyring
 from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
 from tests.fixtures.openai_fake_server import FakeServedModel, running_fake_openai

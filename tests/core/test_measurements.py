@@ -12,17 +12,17 @@ import pytest
 from qwen_desktop.core.catalog import Catalog, load_catalog
 from qwen_desktop.core.fit import estimate_fit
 from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.core.measurement_store import (
+    MeasurementStore,
+    MeasurementStoreError,
+    default_path,
+)
 from qwen_desktop.core.measurements import (
     Measurement,
     corrected_tokens_per_second,
     machine_fingerprint,
 )
 from qwen_desktop.core.types import Usage
-from qwen_desktop.services.measurements import (
-    MeasurementStore,
-    MeasurementStoreError,
-    default_path,
-)
 
 KiB = 1024
 PROFILES = Path(__file__).parent.parent / "fixtures" / "profiles"

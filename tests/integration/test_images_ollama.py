@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from qwen_desktop.backends.base import ModelSpec
-from qwen_desktop.backends.ollama_backend import OllamaBackend
+from qwen_desktop.chat.conversations import ConversationService
+from qwen_desktop.chat.image_preparation import prepare_image_file
 from qwen_desktop.core.storage import ChatStore
-from qwen_desktop.services.conversations import ConversationService
-from qwen_desktop.services.image_preparation import prepare_image_file
+from qwen_desktop.engines.base import ModelSpec
+from qwen_desktop.engines.ollama_backend import OllamaBackend
 from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.asyncio]

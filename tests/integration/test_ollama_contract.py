@@ -19,9 +19,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from qwen_desktop.backends.base import ChatBackend, ModelSpec
-from qwen_desktop.backends.ollama_backend import OllamaBackend
-from qwen_desktop.backends.openai_backend import OpenAICompatibleBackend
 from qwen_desktop.core.errors import NoModelLoadedError
 from qwen_desktop.core.types import (
     AnswerDelta,
@@ -34,6 +31,9 @@ from qwen_desktop.core.types import (
     ThinkingReclassified,
     Usage,
 )
+from qwen_desktop.engines.base import ChatBackend, ModelSpec
+from qwen_desktop.engines.ollama_backend import OllamaBackend
+from qwen_desktop.engines.openai_backend import OpenAICompatibleBackend
 from tests.fixtures.ollama_fake_server import FakeModel, FakeOllama, running_fake_ollama
 from tests.fixtures.openai_fake_server import FakeOpenAI, FakeServedModel, running_fake_openai
 from tests.fixtures.tiny_models import TRAINING_CHATS
@@ -72,7 +72,7 @@ def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
 
 @pytest.fixture(scope="module")
 def transformers_backend(tiny_qwen3_path: Path) -> Iterator[ChatBackend]:
-    from qwen_desktop.backends.transformers_backend import TransformersBackend
+    from qwen_desktop.engines.transformers_backend import TransformersBackend
 
     backend = TransformersBackend(device="cpu")
     spec = ModelSpec(name=tiny_qwen3_path.name, path=tiny_qwen3_path)
@@ -221,7 +221,7 @@ async def test_no_model_loaded_is_refused(engine: tuple[str, MakeBackend]) -> No
     name = engine[0]
     backend: ChatBackend
     if name == "transformers":
-        from qwen_desktop.backends.transformers_backend import TransformersBackend
+        from qwen_desktop.engines.transformers_backend import TransformersBackend
 
         backend = TransformersBackend(device="cpu")
     elif name == "openai":

@@ -19,11 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from qwen_desktop.backends.base import ModelSpec
-from qwen_desktop.backends.ollama_backend import OllamaBackend
-from qwen_desktop.backends.ollama_discovery import BINARY_ENV, free_port
-from qwen_desktop.backends.ollama_logs import GPU_UNUSED_WARNING
-from qwen_desktop.backends.ollama_server import OllamaServer, OllamaServerConfig, ServerEvent
+from qwen_desktop.chat.service import ChatSession, TurnRecord
 from qwen_desktop.core.errors import EngineUnavailableError
 from qwen_desktop.core.types import (
     AnswerDelta,
@@ -34,7 +30,11 @@ from qwen_desktop.core.types import (
     ThinkingDelta,
     Usage,
 )
-from qwen_desktop.services.chat import ChatSession, TurnRecord
+from qwen_desktop.engines.base import ModelSpec
+from qwen_desktop.engines.ollama_backend import OllamaBackend
+from qwen_desktop.engines.ollama_discovery import BINARY_ENV, free_port
+from qwen_desktop.engines.ollama_logs import GPU_UNUSED_WARNING
+from qwen_desktop.engines.ollama_server import OllamaServer, OllamaServerConfig, ServerEvent
 from tests.fixtures.ollama_fake_server import FakeModel, plain_listener
 from tests.fixtures.ollama_standin import Standin, make_standin
 
@@ -359,7 +359,7 @@ _APP = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from qwen_desktop.backends.ollama_server import OllamaServer, OllamaServerConfig
+    from qwen_desktop.engines.ollama_server import OllamaServer, OllamaServerConfig
 
     async def main():
         tmp = Path(sys.argv[2])

@@ -21,11 +21,6 @@ from typing import Any
 import pytest
 
 from qwen_desktop import cli
-from qwen_desktop.backends import transformers_runtime
-from qwen_desktop.backends.base import ModelSpec
-from qwen_desktop.backends.checkpoint import inspect_checkpoint
-from qwen_desktop.backends.transformers_backend import TransformersBackend
-from qwen_desktop.backends.transformers_loading import detect_thinking_kind
 from qwen_desktop.core.types import (
     AnswerDelta,
     ChatMessage,
@@ -38,6 +33,11 @@ from qwen_desktop.core.types import (
     ThinkingReclassified,
     Usage,
 )
+from qwen_desktop.engines import transformers_runtime
+from qwen_desktop.engines.base import ModelSpec
+from qwen_desktop.engines.checkpoint import inspect_checkpoint
+from qwen_desktop.engines.transformers_backend import TransformersBackend
+from qwen_desktop.engines.transformers_loading import detect_thinking_kind
 from tests.fixtures.tiny_models import (
     QWEN3_ADDED_TOKENS,
     QWEN3_SPECIAL_TOKENS,

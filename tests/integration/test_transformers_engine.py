@@ -18,9 +18,6 @@ from typing import Any
 
 import pytest
 
-from qwen_desktop.backends import transformers_runtime
-from qwen_desktop.backends.base import ModelSpec
-from qwen_desktop.backends.transformers_backend import TransformersBackend
 from qwen_desktop.core.errors import (
     CheckpointError,
     ContextWindowExceededError,
@@ -39,6 +36,9 @@ from qwen_desktop.core.types import (
     ThinkingReclassified,
     Usage,
 )
+from qwen_desktop.engines import transformers_runtime
+from qwen_desktop.engines.base import ModelSpec
+from qwen_desktop.engines.transformers_backend import TransformersBackend
 from tests.fixtures.tiny_models import TRAINING_CHATS, TrainingChat
 
 pytestmark = pytest.mark.slow
@@ -154,7 +154,7 @@ async def test_weights_that_do_not_fit_the_config_fail_in_plain_words(
 async def test_missing_ml_extra_is_engine_unavailable(
     tiny_qwen3_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "qwen_desktop.backends.transformers_runtime", None)
+    monkeypatch.setitem(sys.modules, "qwen_desktop.engines.transformers_runtime", None)
     with pytest.raises(EngineUnavailableError) as caught:
         await TransformersBackend().load(ModelSpec(name="tiny", path=tiny_qwen3_path))
     assert caught.value.action == "pip install 'qwen-desktop[ml]'"

@@ -14,9 +14,6 @@ from typing import Any
 
 import pytest
 
-from qwen_desktop.backends import transformers_runtime
-from qwen_desktop.backends.base import ModelSpec
-from qwen_desktop.backends.transformers_backend import TransformersBackend
 from qwen_desktop.core.thinking_budget import STOP_THINKING_SENTENCE, STOP_THINKING_TEXT
 from qwen_desktop.core.types import (
     AnswerDelta,
@@ -27,6 +24,9 @@ from qwen_desktop.core.types import (
     ThinkingDelta,
     Usage,
 )
+from qwen_desktop.engines import transformers_runtime
+from qwen_desktop.engines.base import ModelSpec
+from qwen_desktop.engines.transformers_backend import TransformersBackend
 from tests.fixtures.tiny_models import TRAINING_CHATS
 
 pytestmark = pytest.mark.slow

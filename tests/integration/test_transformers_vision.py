@@ -16,9 +16,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from qwen_desktop.backends import transformers_runtime
-from qwen_desktop.backends.checkpoint import inspect_checkpoint
-from qwen_desktop.backends.transformers_backend import TransformersBackend, open_model_folder
+from qwen_desktop.chat.image_preparation import prepare_image
 from qwen_desktop.core.errors import GenerationError
 from qwen_desktop.core.images import image_tokens, token_cost
 from qwen_desktop.core.types import (
@@ -29,7 +27,9 @@ from qwen_desktop.core.types import (
     StreamEvent,
     Usage,
 )
-from qwen_desktop.services.image_preparation import prepare_image
+from qwen_desktop.engines import transformers_runtime
+from qwen_desktop.engines.checkpoint import inspect_checkpoint
+from qwen_desktop.engines.transformers_backend import TransformersBackend, open_model_folder
 
 pytestmark = pytest.mark.slow
 

@@ -88,7 +88,7 @@ class AnswerWriter:
         return self.result is not None
 
     def apply(self, event: StreamEvent) -> None:
-        """Fold one event in (same rules as :class:`~qwen_desktop.services.chat.TurnRecord`);
+        """Fold one event in (same rules as :class:`~qwen_desktop.chat.service.TurnRecord`);
         writes the text when a flush is due."""
         if isinstance(event, ThinkingDelta | AnswerDelta):
             now = self._clock()

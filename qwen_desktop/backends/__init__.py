@@ -1,1 +1,0 @@
-"""qwen_desktop.backends layer (see shared ARCHITECTURE.md)."""

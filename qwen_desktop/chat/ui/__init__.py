@@ -1,0 +1,1 @@
+"""The chat page: transcript, prompt, sidebar, settings and their controller (Qt)."""

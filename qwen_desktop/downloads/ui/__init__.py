@@ -1,0 +1,1 @@
+"""Downloads in the window: the queue's controller and panel (Qt)."""

@@ -1,0 +1,1 @@
+"""Engines in the window: choosing an engine, loading and unloading models (Qt)."""

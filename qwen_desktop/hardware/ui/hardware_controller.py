@@ -1,0 +1,66 @@
+"""Qt face of the hardware scan and the recommendations."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.hardware.advisor import advise, scan_machine
+from qwen_desktop.uikit.tasks import TaskGroup
+
+
+class HardwareController(QObject):
+    """Scans the machine off the UI thread and ranks variants per task.
+
+    Signals:
+        scan_started(): A scan began (a rescan keeps the previous report until it ends).
+        scan_finished(object): The ``MachineReport``.
+        advice_ready(object): An ``Advice`` for the current task.
+        scan_failed(str): The scan could not run (the probe itself never raises; this is a bug).
+    """
+
+    scan_started = Signal()
+    scan_finished = Signal(object)
+    advice_ready = Signal(object)
+    scan_failed = Signal(str)
+
+    def __init__(self, models_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.models_dir = models_dir
+        self.machine: MachineReport | None = None
+        self.task = "chat"
+        self.scanning = False
+        self._tasks = TaskGroup(self._on_task_failed)
+
+    def scan(self) -> None:
+        """Start a scan (ignored while one runs); ``scan_finished`` then ``advice_ready`` follow."""
+        if self.scanning:
+            return
+        self.scanning = True
+        self.scan_started.emit()
+        self._tasks.start(self._scan())
+
+    def set_task(self, task: str) -> None:
+        """Rank for another task (immediately when the machine is known)."""
+        self.task = task
+        if self.machine is not None:
+            self.advice_ready.emit(advise(self.machine, task))
+
+    async def _scan(self) -> None:
+        try:
+            self.machine = await asyncio.to_thread(scan_machine, self.models_dir)
+        finally:
+            self.scanning = False
+        self.scan_finished.emit(self.machine)
+        self.advice_ready.emit(advise(self.machine, self.task))
+
+    def _on_task_failed(self, exc: BaseException) -> None:
+        self.scanning = False
+        self.scan_failed.emit(str(exc))
+
+    async def shutdown(self) -> None:
+        """Cancel this controller's running work and wait for it to end (window closing)."""
+        await self._tasks.cancel_and_wait()

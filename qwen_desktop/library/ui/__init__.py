@@ -1,0 +1,1 @@
+"""The Library page and its item model (Qt)."""

@@ -1,0 +1,1 @@
+"""The Monitor dock and its controller (Qt)."""

@@ -1,1 +1,0 @@
-"""qwen_desktop.qt layer (see shared ARCHITECTURE.md)."""

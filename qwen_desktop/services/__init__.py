@@ -1,1 +1,0 @@
-"""qwen_desktop.services layer (see shared ARCHITECTURE.md)."""

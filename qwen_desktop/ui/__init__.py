@@ -1,1 +1,0 @@
-"""qwen_desktop.ui layer (see shared ARCHITECTURE.md)."""

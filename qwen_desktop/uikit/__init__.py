@@ -1,0 +1,1 @@
+"""Qt helpers shared by every page: the qasync loop, async tasks, the style."""
