@@ -187,9 +187,9 @@ def test_the_end_of_a_streamed_answer_is_not_parsed_again_in_full(
     parsed: list[int] = []
     real = markdown_view.parse_blocks
 
-    def recording(text: str) -> list[tuple[int, markdown_view.Segment]]:
+    def recording(text: str, *, dark: bool = False) -> list[tuple[int, markdown_view.Segment]]:
         parsed.append(len(text))
-        return real(text)
+        return real(text, dark=dark)
 
     monkeypatch.setattr(markdown_view, "parse_blocks", recording)
     view = MarkdownView()

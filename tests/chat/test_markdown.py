@@ -197,9 +197,9 @@ def test_streaming_parses_only_the_tail_and_the_end_parses_everything(
     parsed: list[int] = []
     real = markdown_view.parse_blocks
 
-    def recording(text: str) -> list[tuple[int, markdown_view.Segment]]:
+    def recording(text: str, *, dark: bool = False) -> list[tuple[int, markdown_view.Segment]]:
         parsed.append(len(text))
-        return real(text)
+        return real(text, dark=dark)
 
     monkeypatch.setattr(markdown_view, "parse_blocks", recording)
     view = MarkdownView()

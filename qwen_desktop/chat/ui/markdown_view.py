@@ -20,6 +20,16 @@ its own container (Qt leaves a container whose geometry did not change alone). T
 token thus depends neither on the length of the answer nor on the conversation's. When the
 answer ends only its last blocks are parsed again, unless it defines a reference-style link
 (which can change any block): then it is parsed once in full.
+
+Long lines: a paragraph longer than :data:`PIECE_CHARS` (a 200 KB answer on one line) is shown as
+pieces cut at word boundaries, each its own segment, so a streamed render parses and lays out
+only the last pieces, not the whole paragraph again; words longer than :data:`WRAP_RUN` characters
+(a 1,200-character URL) get zero-width break opportunities in the rendered text (never in the
+source, which Copy gives), so they wrap inside the column instead of widening it.
+
+Math: ``$…$``, ``$$…$$``, ``\\(…\\)`` and ``\\[…\\]`` are typeset (see
+:mod:`qwen_desktop.chat.math_markup`); their source is never touched by Markdown emphasis or
+escapes.
 """
 
 from __future__ import annotations
@@ -53,6 +63,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qwen_desktop.chat.math_markup import formula_html, use_math, warm_math
+
 RENDER_INTERVAL_MS = 50
 """Streamed text is rendered at most this often (20 renders/s: smooth to the eye, cheap)."""
 REPARSED_BLOCKS = 2
@@ -70,6 +82,17 @@ LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 """Link schemes opened in the system browser; other links are ignored."""
 LIGHT_STYLE, DARK_STYLE = "default", "monokai"
 """Pygments styles for code on a light and on a dark palette."""
+PIECE_CHARS = 2_000
+"""Paragraphs longer than this (characters) are shown as pieces of about this size, cut at word
+boundaries: the cost of a streamed render then stays that of two pieces, whatever the length of
+the paragraph (a 216 KB one-line answer stalled the window with one label per paragraph)."""
+WRAP_RUN = 32
+"""Runs of characters without a break opportunity longer than this get a zero-width space every
+:data:`WRAP_RUN` characters in the rendered text, so Qt can wrap them."""
+_ZWSP = "\u200b"
+_TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
+_LONG_RUN = re.compile(r"(?:&[#\w]+;|[^\s&<>])" + f"{{{WRAP_RUN + 1},}}")
+_ENTITY_OR_CHAR = re.compile(r"&[#\w]+;|.", re.DOTALL)
 
 
 _TABLE_TAG = '<table border="1" cellspacing="0" cellpadding="4" style="border-color: gray">'
@@ -113,9 +136,72 @@ def _render_fence(
     return highlight_html(token.content, token.info.strip().split(" ")[0] if token.info else "")
 
 
+def _render_formula(latex: str, display: bool, env: Any) -> str:
+    color = env.get("math_color", "#000000") if isinstance(env, dict) else "#000000"
+    return formula_html(latex, display=display, color=color)
+
+
+def _break_run(match: re.Match[str]) -> str:
+    parts = _ENTITY_OR_CHAR.findall(match.group(0))
+    return _ZWSP.join("".join(parts[i : i + WRAP_RUN]) for i in range(0, len(parts), WRAP_RUN))
+
+
+def breakable(rendered: str) -> str:
+    """``rendered`` HTML with zero-width spaces in over-long runs of text (never inside tags or
+    entities), so a long URL or hash wraps inside the column."""
+    pieces = _TAG_OR_TEXT.split(rendered)
+    in_pre = False
+    for index, piece in enumerate(pieces):
+        if index % 2:  # a tag
+            if piece.startswith("<pre"):
+                in_pre = True
+            elif piece.startswith("</pre"):
+                in_pre = False
+        elif not in_pre and len(piece) > WRAP_RUN:  # text between tags, code left as it is
+            pieces[index] = _LONG_RUN.sub(_break_run, piece)
+    return "".join(pieces)
+
+
+def _cut_points(text: str, start: int, end: int) -> list[int]:
+    """Where a long paragraph ``text[start:end]`` is cut into pieces: word starts about every
+    :data:`PIECE_CHARS` characters, where no code span or formula is open and the next piece
+    starts with a letter (so it cannot read as a list, heading or quote on its own)."""
+    cuts: list[int] = []
+    last = start
+    position = start + PIECE_CHARS
+    while position < end - PIECE_CHARS // 4:
+        cut = _next_word_start(text, position, min(end, position + PIECE_CHARS // 2))
+        if cut is None:
+            position += PIECE_CHARS // 2
+            continue
+        piece = text[last:cut]
+        if piece.count("`") % 2 == 0 and piece.count("$") % 2 == 0 and "\\(" not in piece:
+            cuts.append(cut)
+            last = cut
+            position = cut + PIECE_CHARS
+        else:
+            position = cut + 1
+    return cuts
+
+
+def _next_word_start(text: str, begin: int, limit: int) -> int | None:
+    for index in range(begin, limit):
+        before, here = text[index - 1], text[index]
+        if (before == " " or _is_cjk(before)) and (here.isalpha() or _is_cjk(here)):
+            return index
+    return None
+
+
+def _is_cjk(char: str) -> bool:
+    return (
+        "\u3000" <= char <= "\u9fff" or "\uac00" <= char <= "\ud7af" or "\uf900" <= char <= "\ufaff"
+    )
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    use_math(parser, _render_formula)
     parser.enable(["table", "strikethrough"])
     parser.add_render_rule("image", _render_image)
     parser.add_render_rule("fence", _render_fence)  # nested code blocks (inside lists, quotes)
@@ -123,21 +209,23 @@ def _parser() -> MarkdownIt:
     return parser
 
 
-def parse_blocks(text: str) -> list[tuple[int, Segment]]:
+def parse_blocks(text: str, *, dark: bool = False) -> list[tuple[int, Segment]]:
     """Markdown → one segment per top-level block, each with its start in ``text`` (characters).
 
     A block is a paragraph, heading, list, quote, table, rule or code block. Code blocks become
     :class:`CodeSegment` (an unclosed fence, while an answer streams, runs to the end of the text,
     as CommonMark says, so code shows as code while it arrives); the others
-    :class:`TextSegment`.
+    :class:`TextSegment`. A paragraph longer than :data:`PIECE_CHARS` becomes several segments
+    (see :func:`_cut_points`). ``dark`` colours typeset formulas for a dark palette.
     """
     parser = _parser()
+    env = {"math_color": "#e6e6e6" if dark else "#000000"}
     line_starts = [0]
     for line in text.split("\n"):
         line_starts.append(line_starts[-1] + len(line) + 1)
     blocks: list[tuple[int, Segment]] = []
     group: list[Token] = []
-    for token in parser.parse(text):
+    for token in parser.parse(text, env):
         group.append(token)
         if token.level != 0 or token.nesting > 0:
             continue  # inside a block, or a block opening: wait for its end
@@ -146,12 +234,35 @@ def parse_blocks(text: str) -> list[tuple[int, Segment]]:
         if token.type in ("fence", "code_block") and len(group) == 1:
             language = token.info.strip().split(" ")[0] if token.type == "fence" else ""
             blocks.append((offset, CodeSegment(language, token.content.removesuffix("\n"))))
+        elif (pieces := _paragraph_pieces(text, group, line_starts)) is not None:
+            for start, piece in pieces:
+                rendered = parser.render(piece, env)
+                blocks.append((start, TextSegment(breakable(rendered))))
         else:
-            rendered = parser.renderer.render(group, parser.options, {})
+            rendered = parser.renderer.render(group, parser.options, env)
             if rendered.strip():
-                blocks.append((offset, TextSegment(rendered.replace("<table>", _TABLE_TAG))))
+                rendered = rendered.replace("<table>", _TABLE_TAG)
+                blocks.append((offset, TextSegment(breakable(rendered))))
         group = []
     return blocks
+
+
+def _paragraph_pieces(
+    text: str, group: list[Token], line_starts: list[int]
+) -> list[tuple[int, str]] | None:
+    """A one-line paragraph over :data:`PIECE_CHARS` as ``(start, source)`` pieces, else None."""
+    first = group[0]
+    if first.type != "paragraph_open" or not first.map or first.map[1] - first.map[0] != 1:
+        return None
+    start = line_starts[first.map[0]]
+    end = line_starts[first.map[1]] - 1
+    if end - start <= PIECE_CHARS:
+        return None
+    starts = [start, *_cut_points(text, start, end)]
+    if len(starts) == 1:
+        return None
+    ends = [*starts[1:], end]
+    return [(a, text[a:b]) for a, b in zip(starts, ends, strict=True)]
 
 
 def split_markdown(text: str) -> list[Segment]:
@@ -411,17 +522,19 @@ class MarkdownView(QWidget):
         if text is None or (text == self.markdown and not redo):
             return
         self.renders += 1
+        if "$" in text or "\\(" in text or "\\[" in text:
+            warm_math()  # matplotlib loads while the first formula is still being written
         appended = text.startswith(self.markdown) and len(self._offsets) > REPARSED_BLOCKS
         resolved = not final or (self._partial and not LINK_DEFINITION.search(text))
         if appended and resolved:
             keep = len(self._offsets) - REPARSED_BLOCKS
             base = self._offsets[keep]
-            tail = parse_blocks(text[base:])
+            tail = parse_blocks(text[base:], dark=_is_dark(self))
             offsets = self._offsets[:keep] + [base + offset for offset, _segment in tail]
             segments = self.segments[:keep] + [segment for _offset, segment in tail]
             self._partial = not final
         else:
-            blocks = parse_blocks(text)
+            blocks = parse_blocks(text, dark=_is_dark(self))
             offsets = [offset for offset, _segment in blocks]
             segments = [segment for _offset, segment in blocks]
             self._partial = False
