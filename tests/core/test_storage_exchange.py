@@ -207,3 +207,49 @@ def test_import_is_all_or_nothing_across_conversations(store: ChatStore) -> None
     with pytest.raises(ImportFileError):
         store.import_json(json.dumps(document))
     assert store.list_conversations() == []
+
+
+def _message_headings(markdown: str) -> list[str]:
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    return [
+        tokens[i + 1].content
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and token.tag == "h3"
+    ]
+
+
+def test_markdown_export_closes_an_open_fence_at_the_end_of_each_message(
+    store: ChatStore,
+) -> None:
+    # Report: an answer ending in an open fence put every later turn inside one code block.
+    cid = store.create_conversation(title="Cut off").id
+    store.add_message(cid, "user", "Write code")
+    store.add_message(cid, "assistant", "Here:\n\n````python\nprint('```')\nx = 1")
+    store.add_message(cid, "user", "Thanks")
+    store.add_message(cid, "assistant", "~~~\nunclosed tilde")
+    text = store.export_markdown(cid)
+    headings = _message_headings(text)
+    assert len(headings) == 4 and headings[2].startswith("You")
+    assert "x = 1\n````\n" in text  # closed with the opening fence's length
+
+
+def test_markdown_export_keeps_thinking_inside_its_block(store: ChatStore) -> None:
+    # Report: thinking containing `</details>` closed its block early.
+    cid = store.create_conversation(title="T").id
+    store.add_message(cid, "user", "Q")
+    store.add_message(cid, "assistant", "Answer.", thinking="I write </DETAILS> and\n```\ncode")
+    store.add_message(cid, "user", "Next")
+    text = store.export_markdown(cid)
+    assert text.count("</details>") == 1 and "&lt;/DETAILS>" in text
+    assert len(_message_headings(text)) == 3
+
+
+def test_close_fences_leaves_closed_and_inline_backticks_alone() -> None:
+    from qwen_desktop.core.storage.exchange import close_fences
+
+    closed = "```py\nx\n```\nand ``` inline"
+    assert close_fences(closed) == closed
+    assert close_fences("``` `bad info` not a fence\ntext") == "``` `bad info` not a fence\ntext"
+    assert close_fences("```\n  ```` \n") == "```\n  ```` \n"

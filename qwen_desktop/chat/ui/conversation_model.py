@@ -20,6 +20,9 @@ from qwen_desktop.core.storage import MATCH_END, MATCH_START, ConversationRecord
 UNTITLED = "New chat"
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 """The conversation's id (int)."""
+DETAIL_ROLE = Qt.ItemDataRole.UserRole + 2
+"""The second line under a title, as HTML: a search hit's snippet with the matched words in
+bold, else when the chat was last used, its size and model."""
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -95,6 +98,14 @@ class ConversationListModel(QAbstractListModel):
             return record.title
         if role == ID_ROLE:
             return record.id
+        if role == DETAIL_ROLE:
+            snippet = self._snippets.get(record.id)
+            if snippet:
+                return snippet_html(snippet)
+            facts = [age_text(record.updated_at), f"{record.message_count} messages"]
+            if record.model:
+                facts.append(record.model)
+            return html.escape(" · ".join(facts))
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [
                 f"<b>{html.escape(title)}</b>",

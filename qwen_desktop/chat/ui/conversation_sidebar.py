@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qwen_desktop.chat.ui.conversation_delegate import ConversationDelegate
 from qwen_desktop.chat.ui.conversation_model import ID_ROLE, ConversationListModel
 
 SEARCH_DELAY_MS = 250
@@ -54,6 +55,7 @@ class ConversationSidebar(QWidget):
         self.list = QListView()
         self.list.setObjectName("conversationList")
         self.list.setModel(model)
+        self.list.setItemDelegate(ConversationDelegate(self.list))
         self.list.setUniformItemSizes(True)
         triggers = QAbstractItemView.EditTrigger
         self.list.setEditTriggers(triggers.DoubleClicked | triggers.EditKeyPressed)

@@ -1,13 +1,17 @@
 """The prompt box: Enter sends, Shift+Enter adds a line, Esc stops the answer; images dropped
-or pasted onto it are handed on to be attached."""
+or pasted onto it are handed on to be attached. Text is aligned to the side it starts on: a
+Hebrew or Arabic prompt runs from the right edge, an English one from the left (first strong
+character, :func:`qwen_desktop.core.bidi.text_direction`), whatever the window's language."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
-from PySide6.QtGui import QImage, QKeyEvent
+from PySide6.QtGui import QImage, QKeyEvent, QTextOption
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+from qwen_desktop.core.bidi import text_direction
 
 
 def image_sources(mime: QMimeData) -> list[Path | tuple[str, bytes]]:
@@ -46,10 +50,33 @@ class PromptEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("promptEdit")
-        self.setPlaceholderText("Ask anything…   (Enter sends · Shift+Enter new line · Esc stops)")
+        self.setPlaceholderText(
+            self.tr("Ask anything…   (Enter sends · Shift+Enter new line · Esc stops)")
+        )
         self.setTabChangesFocus(True)
         line = self.fontMetrics().lineSpacing()
         self.setFixedHeight(line * 3 + 18)
+        self.direction: str = ""
+        """``"rtl"`` or ``"ltr"``: the side the prompt is aligned to (empty: the window's)."""
+        self.textChanged.connect(self._follow_text_direction)
+        self._follow_text_direction()
+
+    def _follow_text_direction(self) -> None:
+        text = self.toPlainText()
+        window_rtl = self.layoutDirection() == Qt.LayoutDirection.RightToLeft
+        direction = text_direction(text, "rtl" if window_rtl else "ltr")
+        if direction == self.direction:
+            return
+        self.direction = direction
+        option = self.document().defaultTextOption()
+        rtl = direction == "rtl"
+        option.setTextDirection(
+            Qt.LayoutDirection.RightToLeft if rtl else Qt.LayoutDirection.LeftToRight
+        )
+        side = Qt.AlignmentFlag.AlignRight if rtl else Qt.AlignmentFlag.AlignLeft
+        option.setAlignment(side | Qt.AlignmentFlag.AlignAbsolute)
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.document().setDefaultTextOption(option)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()

@@ -26,6 +26,7 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
@@ -339,6 +340,42 @@ def _stats_line(message: MessageRecord) -> str:
     return " · ".join(parts)
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def close_fences(text: str) -> str:
+    """``text`` with a closing fence appended when it ends inside a fenced code block.
+
+    CommonMark (spec 0.31, "Fenced code blocks"): a fence of three or more backticks or tildes,
+    indented at most three spaces, is closed by a fence of the same character at least as long,
+    with nothing after it but spaces; a backtick fence's info string holds no backtick. An answer
+    cut off inside a code block would otherwise put every later part of an export into it.
+    """
+    open_fence: str | None = None
+    for line in text.splitlines():
+        match = _FENCE.match(line)
+        if match is None:
+            continue
+        fence, rest = match.group(1), match.group(2)
+        if open_fence is None:
+            if not (fence[0] == "`" and "`" in rest):
+                open_fence = fence
+        elif fence[0] == open_fence[0] and len(fence) >= len(open_fence) and not rest.strip():
+            open_fence = None
+    if open_fence is None:
+        return text
+    return f"{text.rstrip(chr(10))}\n{open_fence}"
+
+
+_DETAILS_END = re.compile(r"</(details)", re.IGNORECASE)
+
+
+def _in_details(text: str) -> str:
+    """Thinking made safe inside ``<details>``: its fences closed and any ``</details>`` in it
+    written as ``&lt;/details`` (shown the same, but it no longer ends the block)."""
+    return _DETAILS_END.sub(r"&lt;/\1", close_fences(text))
+
+
 def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
 
@@ -364,10 +401,11 @@ def render_markdown(conversation: ConversationRecord, messages: Sequence[Message
         if message.thinking:
             took = message.stats.thinking_seconds
             label = f"Thought for {took:.1f} s" if took else "Thinking"
-            lines += ["<details>", f"<summary>{label}</summary>", "", message.thinking, ""]
+            lines += ["<details>", f"<summary>{label}</summary>", "", _in_details(message.thinking)]
+            lines += [""]
             lines += ["</details>", ""]
         if message.content:
-            lines += [message.content, ""]
+            lines += [close_fences(message.content), ""]
         if message.status is MessageStatus.STOPPED:
             lines += ["*Stopped before the end.*", ""]
         elif message.status is MessageStatus.ERROR:
