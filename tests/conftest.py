@@ -20,6 +20,7 @@ os.environ["QWEN_DESKTOP_CONFIG_DIR"] = os.path.join(_SESSION_DIRS, "config")
 
 pytest_plugins = [
     "tests.fixtures.tiny_models",
+    "tests.fixtures.tiny_gguf",
     "tests.fixtures.tiny_vl_model",
     "tests.fixtures.windows",
 ]
