@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
 
 from qwen_desktop.chat.ui.chat_exchange import file_stem
 from qwen_desktop.chat.ui.chat_view import Notice
@@ -17,26 +15,16 @@ from qwen_desktop.shell.main_window import MainWindow
 from tests.chat.test_conversations_window import GREEDY, ask, load, shown
 from tests.fixtures.polling import until
 from tests.fixtures.tiny_models import TRAINING_CHATS
+from tests.fixtures.windows import Windows
 
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def windows(qapp: QApplication) -> Iterator[list[MainWindow]]:
-    qapp.setQuitOnLastWindowClosed(False)
-    built: list[MainWindow] = []
-    yield built
-    for window in built:
-        window.chat.stop()
-        window.close()
-        window.chat.close_store()
-
-
-def open_window(windows: list[MainWindow], base: Path) -> MainWindow:
+def open_window(windows: Windows, base: Path) -> MainWindow:
     window = build_window(AppPaths(base / "data", base / "config", base / "models"))
     window.chat.sampling = GREEDY
     window.show()
-    windows.append(window)
+    windows.keep(window)
     return window
 
 
@@ -50,7 +38,7 @@ def errors(window: MainWindow) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_export_markdown_and_json_then_import_elsewhere(
-    windows: list[MainWindow], tmp_path: Path, tiny_qwen3_path: Path, qtbot: object
+    windows: Windows, tmp_path: Path, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     first = open_window(windows, tmp_path / "one")
     await load(first, tiny_qwen3_path)
@@ -93,7 +81,7 @@ async def test_export_markdown_and_json_then_import_elsewhere(
 
 @pytest.mark.asyncio
 async def test_a_broken_import_file_is_refused_and_nothing_is_imported(
-    windows: list[MainWindow], tmp_path: Path
+    windows: Windows, tmp_path: Path
 ) -> None:
     window = open_window(windows, tmp_path)
     broken = tmp_path / "not an export.json"
@@ -105,7 +93,7 @@ async def test_a_broken_import_file_is_refused_and_nothing_is_imported(
 
 
 @pytest.mark.asyncio
-async def test_exporting_with_no_chat_says_so(windows: list[MainWindow], tmp_path: Path) -> None:
+async def test_exporting_with_no_chat_says_so(windows: Windows, tmp_path: Path) -> None:
     window = open_window(windows, tmp_path)
     window.chat_exchange.save_dialog = lambda *_: pytest.fail("no dialog without a chat")
     assert window.chat_exchange.export_current("markdown") is None

@@ -4,7 +4,6 @@ visual-token cost (case C11), refusals, and the vision model offered for a text-
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from qwen_desktop.hardware.ui.hardware_controller import HardwareController
 from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.polling import until
 from tests.fixtures.scripted_backend import ScriptedBackend
+from tests.fixtures.windows import Windows
 
 pytestmark = [pytest.mark.gui, pytest.mark.asyncio]
 
@@ -43,19 +43,8 @@ class SeeingBackend(ScriptedBackend):
         )
 
 
-@pytest.fixture
-def built(qapp: QApplication, tmp_path: Path) -> Iterator[list[MainWindow]]:
-    qapp.setQuitOnLastWindowClosed(False)
-    windows: list[MainWindow] = []
-    yield windows
-    for window in windows:
-        window.chat.stop()
-        window.close()
-        window.chat.close_store()
-
-
 async def open_window(
-    built: list[MainWindow], tmp_path: Path, *, vision: bool, folder: str = "Qwen2.5-VL-7B"
+    windows: Windows, tmp_path: Path, *, vision: bool, folder: str = "Qwen2.5-VL-7B"
 ) -> tuple[MainWindow, SeeingBackend]:
     backend = SeeingBackend(script=SCRIPT, vision=vision)
     store, error = open_store(tmp_path / "data")
@@ -63,7 +52,7 @@ async def open_window(
     window = MainWindow(chat, ModelController(backend), HardwareController(tmp_path / "models"))
     window.resize(1100, 720)
     window.show()
-    built.append(window)
+    windows.keep(window)
     window.models.load_folder(tmp_path / folder)
     await until(lambda: window.models.loaded is not None)
     return window, backend
@@ -93,9 +82,9 @@ def drop_onto(target: QWidget, mime: QMimeData) -> None:
 
 
 async def test_c11_a_dropped_4k_png_shows_its_cost_and_reaches_the_engine_resized(
-    built: list[MainWindow], tmp_path: Path, qtbot: object
+    windows: Windows, tmp_path: Path, qtbot: object
 ) -> None:
-    window, backend = await open_window(built, tmp_path, vision=True)
+    window, backend = await open_window(windows, tmp_path, vision=True)
     mime = dropped_files(png_file(tmp_path, (3840, 2160)))
     assert window.prompt.canInsertFromMimeData(mime)
     drop_onto(window.prompt.viewport(), mime)
@@ -139,9 +128,9 @@ async def test_c11_a_dropped_4k_png_shows_its_cost_and_reaches_the_engine_resize
 
 
 async def test_pasted_image_data_attaches_and_the_remove_button_detaches(
-    built: list[MainWindow], tmp_path: Path
+    windows: Windows, tmp_path: Path
 ) -> None:
-    window, backend = await open_window(built, tmp_path, vision=True)
+    window, backend = await open_window(windows, tmp_path, vision=True)
     image = QImage(100, 60, QImage.Format.Format_RGB32)
     image.fill(QColor("orange"))
     QApplication.clipboard().setImage(image)
@@ -163,9 +152,9 @@ async def test_pasted_image_data_attaches_and_the_remove_button_detaches(
 
 
 async def test_the_attach_button_opens_a_dialog_for_images(
-    built: list[MainWindow], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    windows: Windows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    window, _backend = await open_window(built, tmp_path, vision=True)
+    window, _backend = await open_window(windows, tmp_path, vision=True)
     path = png_file(tmp_path, (640, 480), "photo.png")
     asked: list[str] = []
 
@@ -181,9 +170,9 @@ async def test_the_attach_button_opens_a_dialog_for_images(
 
 
 async def test_broken_and_non_image_files_are_refused_with_a_notice(
-    built: list[MainWindow], tmp_path: Path
+    windows: Windows, tmp_path: Path
 ) -> None:
-    window, _backend = await open_window(built, tmp_path, vision=True)
+    window, _backend = await open_window(windows, tmp_path, vision=True)
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
     broken = tmp_path / "broken.png"
@@ -197,9 +186,9 @@ async def test_broken_and_non_image_files_are_refused_with_a_notice(
 
 
 async def test_a_text_only_model_offers_its_vision_sibling_and_refuses_to_send_images(
-    built: list[MainWindow], tmp_path: Path, qtbot: object
+    windows: Windows, tmp_path: Path, qtbot: object
 ) -> None:
-    window, backend = await open_window(built, tmp_path, vision=False, folder="Qwen3-8B")
+    window, backend = await open_window(windows, tmp_path, vision=False, folder="Qwen3-8B")
     window.prompt.insertFromMimeData(dropped_files(png_file(tmp_path, (200, 200))))
     await until(lambda: window.vision_notice is not None)
     notice = window.vision_notice
@@ -231,9 +220,9 @@ async def test_the_offer_names_the_engine_when_the_model_itself_is_a_vision_mode
 
 
 async def test_regenerating_or_resending_images_to_a_model_that_cannot_see_is_refused(
-    built: list[MainWindow], tmp_path: Path
+    windows: Windows, tmp_path: Path
 ) -> None:
-    window, backend = await open_window(built, tmp_path, vision=True)
+    window, backend = await open_window(windows, tmp_path, vision=True)
     window.prompt.insertFromMimeData(dropped_files(png_file(tmp_path, (300, 200))))
     await until(lambda: len(window.attachments.images) == 1)
     window.prompt.setPlainText("What is this?")

@@ -3,7 +3,6 @@ regenerate, edit and resend, the context meter, a damaged history."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from qwen_desktop.gui import build_window
 from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.polling import until
 from tests.fixtures.tiny_models import TRAINING_CHATS
+from tests.fixtures.windows import Windows
 
 pytestmark = [pytest.mark.gui, pytest.mark.asyncio]
 
@@ -30,23 +30,11 @@ def paths(tmp_path: Path) -> AppPaths:
     return AppPaths(data_dir=tmp_path / "data", config_dir=tmp_path, models_dir=tmp_path / "m")
 
 
-@pytest.fixture
-def windows(qapp: QApplication, paths: AppPaths) -> Iterator[list[MainWindow]]:
-    """Windows built by the test on ``paths``; all stopped and closed afterwards."""
-    qapp.setQuitOnLastWindowClosed(False)
-    built: list[MainWindow] = []
-    yield built
-    for window in built:
-        window.chat.stop()
-        window.close()
-        window.chat.close_store()
-
-
-def open_window(windows: list[MainWindow], paths: AppPaths) -> MainWindow:
+def open_window(windows: Windows, paths: AppPaths) -> MainWindow:
     window = build_window(paths)
     window.chat.sampling = GREEDY
     window.show()
-    windows.append(window)
+    windows.keep(window)
     return window
 
 
@@ -85,7 +73,7 @@ def select_row(window: MainWindow, row: int) -> None:
 
 
 async def test_sending_persists_the_conversation_with_its_thinking(
-    windows: list[MainWindow], paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
+    windows: Windows, paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     window = open_window(windows, paths)
     await load(window, tiny_qwen3_path)
@@ -117,7 +105,7 @@ async def test_sending_persists_the_conversation_with_its_thinking(
 
 
 async def test_new_chat_and_switching_show_the_right_messages(
-    windows: list[MainWindow], paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
+    windows: Windows, paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     window = open_window(windows, paths)
     await load(window, tiny_qwen3_path)
@@ -136,7 +124,7 @@ async def test_new_chat_and_switching_show_the_right_messages(
 
 
 async def test_rename_delete_and_search(
-    windows: list[MainWindow], paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
+    windows: Windows, paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     window = open_window(windows, paths)
     await load(window, tiny_qwen3_path)
@@ -165,7 +153,7 @@ async def test_rename_delete_and_search(
 
 
 async def test_regenerate_replaces_the_last_answer(
-    windows: list[MainWindow], paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
+    windows: Windows, paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     window = open_window(windows, paths)
     await load(window, tiny_qwen3_path)
@@ -186,7 +174,7 @@ async def test_regenerate_replaces_the_last_answer(
 
 
 async def test_edit_and_resend_removes_later_messages(
-    windows: list[MainWindow], paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
+    windows: Windows, paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     window = open_window(windows, paths)
     await load(window, tiny_qwen3_path)
@@ -219,7 +207,7 @@ async def test_edit_and_resend_removes_later_messages(
 
 
 async def test_context_meter_counts_the_conversation_and_refuses_what_does_not_fit(
-    windows: list[MainWindow], paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
+    windows: Windows, paths: AppPaths, tiny_qwen3_path: Path, qtbot: object
 ) -> None:
     window = open_window(windows, paths)
     assert "load a model" in window.meter.label.text()
@@ -247,7 +235,7 @@ async def test_context_meter_counts_the_conversation_and_refuses_what_does_not_f
 
 
 async def test_damaged_history_is_reported_and_replaced_only_on_request(
-    windows: list[MainWindow], paths: AppPaths
+    windows: Windows, paths: AppPaths
 ) -> None:
     paths.data_dir.mkdir(parents=True)
     damaged = paths.data_dir / DB_FILE_NAME

@@ -34,6 +34,7 @@ from tests.fixtures.ollama_standin import make_standin
 from tests.fixtures.openai_fake_server import FakeServedModel, running_fake_openai
 from tests.fixtures.polling import until
 from tests.fixtures.scripted_backend import ScriptedBackend
+from tests.fixtures.windows import dispose
 
 pytestmark = [
     pytest.mark.gui,
@@ -109,9 +110,7 @@ async def built(qapp: QApplication, tmp_path: Path) -> AsyncIterator[Built]:
     holder = Built(tmp_path)
     yield holder
     for window in holder.windows:
-        window.chat.stop()
-        await window.shutdown()
-        window.close()
+        await dispose(window)
 
 
 async def open_dialog(window: MainWindow) -> EngineDialog:
@@ -180,7 +179,7 @@ async def test_embedded_ollama_is_the_default_lists_tags_loads_answers_and_logs(
     assert pid is not None
     await window.shutdown()
     built.windows.remove(window)
-    window.close()
+    await dispose(window)
     assert engines.server is None  # stopped with the window
 
 

@@ -25,32 +25,28 @@ from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.hub_server import FakeHub, go_online
 from tests.fixtures.polling import until
 from tests.fixtures.scripted_backend import ScriptedBackend
+from tests.fixtures.windows import Windows
 from tests.library.test_library_move import make_cache, snapshot_of
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(
-    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[MainWindow]:
+def window(windows: Windows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
     """The app's window with a models folder (non-ASCII) chosen in the settings, holding one
     Hugging Face model, and an imported GGUF file."""
     monkeypatch.delenv("QWEN_DESKTOP_MODELS_DIR", raising=False)
-    qapp.setQuitOnLastWindowClosed(False)
     paths = AppPaths(tmp_path / "data", tmp_path / "config", tmp_path / "models")
     cache = tmp_path / "Modèles 模型"
     make_cache(cache, "Qwen/Qwen3-0.6B", weights=1_500_000)
     save_settings(paths.config_dir, Settings(models_dir=str(cache)))
-    win = build_window(paths)
+    win = windows.keep(build_window(paths))
     gguf = tmp_path / "mes modèles" / "Qwen3-4B-Q4_K_M.gguf"
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF" + b"\0" * 5000)
     win.library.library.import_path(gguf)
     win.show()
-    yield win
-    win.chat.stop()
-    win.close()
+    return win
 
 
 def _texts(win: MainWindow) -> dict[str, list[str]]:
