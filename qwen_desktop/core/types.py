@@ -5,13 +5,22 @@ any number of :class:`ThinkingDelta` / :class:`AnswerDelta` events, possibly one
 :class:`ThinkingReclassified`, then exactly one :class:`Usage` as the last event of a finished
 stream, or a :class:`StreamError` as the last event of a failed one. A cancelled stream (the
 consuming task was cancelled) ends without a final event.
+
+When the request offered tools (:attr:`ChatRequest.tools`), the answer may also carry tool calls:
+for each call (numbered from 0 in the order of the answer) any number of :class:`ToolCallDelta`
+while it streams, then either one complete :class:`ToolCall` or one :class:`ToolCallError` (the
+call could not be read; its raw text is kept in the event). All of them come before the final
+:class:`Usage`. Every engine produces the same events, whether it parses Qwen's ``<tool_call>``
+text itself (:mod:`qwen_desktop.core.tool_calls`) or gets structured calls from its server.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 class ThinkingKind(enum.StrEnum):
@@ -27,7 +36,94 @@ class ThinkingKind(enum.StrEnum):
     INSTRUCT_ONLY = "instruct-only"
 
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and its arguments as JSON Schema.
+
+    Engines pass it the way each expects: OpenAI's function-tool shape
+    (:meth:`as_openai`) for Ollama and OpenAI-compatible servers, and the same dicts as
+    ``tools=`` to a chat template (Qwen's templates print each as JSON inside ``<tools>``).
+
+    Attributes:
+        name: The function name the model writes in its call (``get_weather``).
+        description: One or two sentences for the model: what the tool does and returns.
+        parameters: A JSON Schema ``object`` for the arguments (``{"type": "object",
+            "properties": {...}, "required": [...]}``).
+    """
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}, hash=False
+    )
+
+    def as_openai(self) -> dict[str, Any]:
+        """``{"type": "function", "function": {"name", "description", "parameters"}}``."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": dict(self.parameters),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete tool call the model made (a stream event, and part of an assistant message).
+
+    Attributes:
+        name: The tool's name, as the model wrote it (it may name no offered tool).
+        arguments: The arguments, a JSON object decoded into a dict.
+        id: The call's id: the server's (OpenAI ``tool_calls[].id``) or one made up by the
+            parser (``call_`` + 24 hex digits); a tool result answers it.
+        index: The call's position in its answer, from 0.
+    """
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    id: str = ""
+    index: int = 0
+
+    def arguments_json(self) -> str:
+        """The arguments as compact JSON text (what OpenAI's API carries)."""
+        return json.dumps(dict(self.arguments), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A tool call is streaming: shown as a pending call block until it completes.
+
+    Attributes:
+        index: The call's position in its answer, from 0 (the same as its final event's).
+        name: The tool's name once known (set in one delta, empty in the others).
+        text: New raw text of the call (its JSON, XML or argument text), for display only.
+    """
+
+    index: int
+    name: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ToolCallError:
+    """A tool call the model wrote could not be read (malformed JSON, cut off, no name).
+
+    Attributes:
+        index: The call's position in its answer, from 0.
+        message: What is wrong, in plain words.
+        text: The call's raw text exactly as the model wrote it (never lost).
+        name: The tool's name when it could be read, else empty.
+    """
+
+    index: int
+    message: str
+    text: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,12 +134,20 @@ class ChatMessage:
     (Qwen's rule: only the final answer of earlier assistant turns goes into the prompt).
     ``images`` holds encoded image files (PNG/JPEG bytes, not base64) attached to a user
     message, for vision models; engines that cannot see ignore them.
+
+    Tool use: an assistant message may carry ``tool_calls`` (its ``content`` is the text around
+    them, often empty); each result goes back as a ``tool`` message whose ``content`` is the
+    result text, with ``tool_call_id`` and ``tool_name`` naming the call it answers (Qwen's
+    templates wrap it in ``<tool_response>``).
     """
 
     role: Role
     content: str
     thinking: str = ""
     images: tuple[bytes, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+    tool_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,12 +184,15 @@ class ChatRequest:
         thinking_budget_tokens: Close the thinking after this many thinking tokens and let the
             model answer (:mod:`qwen_desktop.core.thinking_budget`); None: no limit. Engines
             that cannot cut the thinking ignore it.
+        tools: Tools the model may call in this answer (empty: none; the answer is plain text
+            and a ``<tool_call>`` in it stays text).
     """
 
     messages: tuple[ChatMessage, ...]
     thinking: bool | None = None
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     thinking_budget_tokens: int | None = None
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,4 +278,13 @@ class StreamError:
     action: str = ""
 
 
-StreamEvent = ThinkingDelta | AnswerDelta | ThinkingReclassified | Usage | StreamError
+StreamEvent = (
+    ThinkingDelta
+    | AnswerDelta
+    | ThinkingReclassified
+    | ToolCallDelta
+    | ToolCall
+    | ToolCallError
+    | Usage
+    | StreamError
+)
