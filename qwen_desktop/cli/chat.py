@@ -227,7 +227,7 @@ async def _open_backend(args: argparse.Namespace, stack: contextlib.AsyncExitSta
     else:
         server = await _start_ollama(stack)
         if isinstance(server, str):  # no binary, but the user's own Ollama runs (case C8)
-            backend = OllamaBackend(server, context_tokens=args.context, trust_env=False)
+            backend = OllamaBackend(server, context_tokens=args.context)
         else:
             backend = OllamaBackend(server=server, context_tokens=args.context)
     stack.push_async_callback(backend.aclose)

@@ -52,6 +52,7 @@ from qwen_desktop.downloads.hf_plan import (
     RemoteFile,
     hub_token,
 )
+from qwen_desktop.engines.http_clients import http_client
 
 READ_BYTES = 64 * 1024
 """httpcore reads the socket 64 KiB at a time (``READ_NUM_BYTES``); each piece is written as it
@@ -185,8 +186,8 @@ class HfDownloader:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         own_client = self._client is None
-        client = self._client or httpx.AsyncClient(
-            follow_redirects=True, timeout=httpx.Timeout(30.0, connect=15.0)
+        client = self._client or http_client(
+            plan.endpoint, follow_redirects=True, read_timeout_s=30.0, connect_timeout_s=15.0
         )
         try:
             for file in plan.files:

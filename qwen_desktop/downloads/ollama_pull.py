@@ -15,11 +15,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-import httpx
-import ollama
-
 from qwen_desktop.downloads.hf_download import SPEED_WINDOW_S, DownloadProgress
 from qwen_desktop.downloads.hf_plan import DownloadError
+from qwen_desktop.engines.http_clients import ollama_session
+
+PULL_IDLE_TIMEOUT_S = 300.0
+"""Seconds without a status line before a pull counts as stalled (Ollama sends one per chunk
+while downloading, and verifies a multi-GB layer silently for up to a few minutes)."""
 
 
 async def pull_ollama_model(
@@ -39,8 +41,14 @@ async def pull_ollama_model(
     samples: deque[tuple[float, int]] = deque()
     last = 0.0
     status = ""
-    client = ollama.AsyncClient(host=url)
-    try:
+    async with ollama_session(
+        url,
+        doing=f"pull {tag}",
+        error=DownloadError,
+        action="Check the tag (ollama.com/library lists them), the connection and the free disk "
+        "space; pulling again resumes the layers already downloaded.",
+        read_timeout_s=PULL_IDLE_TIMEOUT_S,
+    ) as client:
         async for part in await client.pull(tag, stream=True):
             status = part.status or status
             if part.digest and part.total:
@@ -71,17 +79,6 @@ async def pull_ollama_model(
                     eta_s=0.0 if final else eta,
                 )
             )
-    except ollama.ResponseError as exc:
-        raise DownloadError(
-            f"Ollama at {url} could not pull {tag}: {exc.error}.",
-            "Check the tag (ollama.com/library lists them), the connection and the free disk "
-            "space; pulling again resumes the layers already downloaded.",
-        ) from exc
-    except httpx.TransportError as exc:
-        raise DownloadError(
-            f"No Ollama answers at {url} ({type(exc).__name__}).",
-            "Start the app (it runs its own Ollama) or `ollama serve`, or pass --ollama URL.",
-        ) from exc
     if status != "success":
         raise DownloadError(
             f"Ollama at {url} stopped pulling {tag} before the end (last status: {status!r}).",

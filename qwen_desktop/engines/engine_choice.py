@@ -206,12 +206,10 @@ async def remote_status(url: str, store: Any = None, timeout_s: float = 5.0) -> 
 async def _remote_ollama(url: str, timeout_s: float) -> tuple[str, ...] | None:
     """The model tags of an Ollama at ``url`` (``/v1`` dropped), or None when it is not one
     (``GET /api/tags`` fails: an OpenAI-compatible server answers 404 there)."""
-    import ollama
-
-    from qwen_desktop.engines.openai_backend import is_loopback
+    from qwen_desktop.engines.http_clients import ollama_client
 
     host = url.removesuffix("/v1")
-    client = ollama.AsyncClient(host=host, timeout=timeout_s, trust_env=not is_loopback(host))
+    client = ollama_client(host, read_timeout_s=timeout_s)
     try:
         listing = await client.list()
     except Exception:  # any failure means "not an Ollama here"; the OpenAI error is reported

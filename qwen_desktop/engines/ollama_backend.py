@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import ollama
@@ -46,6 +43,7 @@ from qwen_desktop.core.types import (
     Usage,
 )
 from qwen_desktop.engines.base import LoadedModel, ModelSpec
+from qwen_desktop.engines.http_clients import ollama_client
 from qwen_desktop.engines.ollama_models import (
     ModelFacts,
     model_facts,
@@ -101,8 +99,6 @@ class OllamaBackend:
             forever); None: the server's setting.
         request_timeout_s: Timeout of non-streaming calls.
         load_timeout_s: Timeout of the preload in :meth:`load`.
-        trust_env: Honour proxy settings from the environment; None: only for servers that are
-            not on this computer (a proxy must never see requests to 127.0.0.1).
 
     Exactly one of ``host`` and ``server`` must be given.
     """
@@ -118,7 +114,6 @@ class OllamaBackend:
         keep_alive: str | float | None = None,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
         load_timeout_s: float = LOAD_TIMEOUT_S,
-        trust_env: bool | None = None,
     ) -> None:
         if (host is None) == (server is None):
             raise ValueError("give either host or server")
@@ -128,7 +123,6 @@ class OllamaBackend:
         self.keep_alive = keep_alive
         self._request_timeout_s = request_timeout_s
         self._load_timeout_s = load_timeout_s
-        self._trust_env = trust_env if trust_env is not None else not _is_loopback(host)
         self._clients: dict[str, tuple[str, asyncio.AbstractEventLoop, ollama.AsyncClient]] = {}
         self._facts: ModelFacts | None = None
         self._loaded: LoadedModel | None = None
@@ -320,17 +314,12 @@ class OllamaBackend:
         if cached is not None and cached[0] == url and cached[1] is loop:
             return cached[2]
         if purpose == "stream":
-            timeout = httpx.Timeout(None, connect=CONNECT_TIMEOUT_S)
+            read_s: float | None = None
         elif purpose == "load":
-            timeout = httpx.Timeout(self._load_timeout_s, connect=CONNECT_TIMEOUT_S)
+            read_s = self._load_timeout_s
         else:
-            timeout = httpx.Timeout(self._request_timeout_s, connect=CONNECT_TIMEOUT_S)
-        client = ollama.AsyncClient(
-            host=url,
-            timeout=timeout,
-            trust_env=self._trust_env,
-            verify=_tls_context(self._trust_env),
-        )
+            read_s = self._request_timeout_s
+        client = ollama_client(url, read_timeout_s=read_s, connect_timeout_s=CONNECT_TIMEOUT_S)
         self._clients[purpose] = (url, loop, client)
         return client
 
@@ -401,21 +390,6 @@ class OllamaBackend:
         if self._loaded is None:
             raise NoModelLoadedError()
         return self._loaded
-
-
-def _is_loopback(url: str | None) -> bool:
-    """True for the embedded server (None) and URLs on this computer."""
-    if url is None:
-        return True
-    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
-    return host == "localhost" or host.startswith("127.") or host == "::1"
-
-
-@functools.cache
-def _tls_context(trust_env: bool) -> ssl.SSLContext:
-    """One verifying TLS context for all clients (building one costs ~20 ms; certificates are
-    always verified, for remote ``https://`` servers)."""
-    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 def _placement(size: int, size_vram: int, library: str | None) -> str:

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from qwen_desktop.engines.http_clients import http_client
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 11434
 """Ollama's default port (``OLLAMA_HOST`` default ``127.0.0.1:11434``)."""
@@ -222,7 +224,9 @@ async def find_running_ollama(
     host, port = host or default_host, port or default_port
     url = f"http://{host}:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=timeout_s, trust_env=False) as client:
+        async with http_client(
+            url, base_url=True, read_timeout_s=timeout_s, connect_timeout_s=timeout_s
+        ) as client:
             response = await client.get("/api/version")
     except httpx.ConnectError:
         return RunningOllama("free", url)

@@ -41,6 +41,7 @@ import httpx
 from qwen_desktop.core.errors import EngineUnavailableError
 from qwen_desktop.core.paths import AppPaths
 from qwen_desktop.engines import ollama_process
+from qwen_desktop.engines.http_clients import http_client
 from qwen_desktop.engines.ollama_discovery import (
     DEFAULT_HOST,
     BinaryLocation,
@@ -428,8 +429,12 @@ class OllamaServer:
         delay = 0.02
         url = f"http://{DEFAULT_HOST}:{port}"
         # Plain HTTP on 127.0.0.1: no TLS context to build (that alone costs ~20 ms).
-        async with httpx.AsyncClient(
-            base_url=url, timeout=_PROBE_TIMEOUT_S, trust_env=False, verify=False
+        async with http_client(
+            url,
+            base_url=True,
+            read_timeout_s=_PROBE_TIMEOUT_S,
+            connect_timeout_s=_PROBE_TIMEOUT_S,
+            verify_tls=False,
         ) as client:
             while True:
                 if process.poll() is not None:

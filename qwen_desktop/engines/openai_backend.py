@@ -46,6 +46,7 @@ from qwen_desktop.core.types import (
     Usage,
 )
 from qwen_desktop.engines.base import LoadedModel, ModelSpec
+from qwen_desktop.engines.http_clients import openai_http_client
 from qwen_desktop.engines.openai_errors import (
     ModelNotServedError,
     context_window_of,
@@ -113,12 +114,6 @@ def image_data_url(image: bytes) -> str:
             "Convert it to PNG or JPEG and attach it again.",
         )
     return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
-
-
-def is_loopback(url: str) -> bool:
-    """True for URLs on this computer (no proxy may see those requests)."""
-    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
-    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 class OpenAICompatibleBackend:
@@ -350,8 +345,10 @@ class OpenAICompatibleBackend:
             timeout = openai.Timeout(None, connect=CONNECT_TIMEOUT_S)
         else:
             timeout = openai.Timeout(self._request_timeout_s, connect=CONNECT_TIMEOUT_S)
-        http_client = openai.DefaultAsyncHttpxClient(
-            timeout=timeout, trust_env=not is_loopback(self.url), verify=True
+        http_client = openai_http_client(
+            self.url,
+            read_timeout_s=None if purpose == "stream" else self._request_timeout_s,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
         )
         client = openai.AsyncOpenAI(
             base_url=self.url,

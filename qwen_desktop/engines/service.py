@@ -123,11 +123,9 @@ async def ollama_tags(url: str, timeout_s: float = LIST_TIMEOUT_S) -> tuple[str,
     Raises:
         EngineUnavailableError: It does not answer (the message names the address).
     """
-    import ollama
+    from qwen_desktop.engines.http_clients import ollama_client
 
-    from qwen_desktop.engines.openai_backend import is_loopback
-
-    client = ollama.AsyncClient(host=url, timeout=timeout_s, trust_env=not is_loopback(url))
+    client = ollama_client(url, read_timeout_s=timeout_s)
     try:
         listing = await client.list()
     except Exception as error:  # httpx, ConnectionError, ollama.ResponseError: all "no list"

@@ -32,7 +32,12 @@ from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.core.paths import AppPaths
 from qwen_desktop.core.settings import load_settings
 from qwen_desktop.downloads.hf_plan import PART_SUFFIX, default_cache_dir
+from qwen_desktop.engines.http_clients import ollama_session
 from qwen_desktop.library.last_used import LAST_USED_FILE_NAME, LastUsedRecord
+
+IMPORT_TIMEOUT_S = 600.0
+"""Seconds to wait for Ollama's answer to a GGUF upload or create (it hashes and copies a
+multi-GB file before answering)."""
 
 _log = logging.getLogger(__name__)
 
@@ -230,9 +235,8 @@ class ModelLibrary:
     async def ollama_models(self, url: str) -> list[InstalledModel]:
         """The models an Ollama server has (``/api/tags``); last used from the app's record
         (key ``ollama:<tag>``)."""
-        import ollama
-
-        listing = await ollama.AsyncClient(host=url).list()
+        async with ollama_session(url, doing="list its models", error=LibraryError) as client:
+            listing = await client.list()
         used = self.last_used.all()
         out = []
         for entry in listing.models:
@@ -261,9 +265,6 @@ class ModelLibrary:
             LibraryError: Not a GGUF file (no ``GGUF`` magic, source: the GGUF specification in
                 ggml's docs/gguf.md), or Ollama refused the upload or the create.
         """
-        import httpx
-        import ollama
-
         gguf = Path(gguf).expanduser().absolute()
         try:
             with gguf.open("rb") as handle:
@@ -278,20 +279,15 @@ class ModelLibrary:
                 f"{gguf.name} is not a GGUF file (it does not start with the GGUF magic).",
                 "Pick a .gguf model file (a truncated or renamed file does not work).",
             )
-        client = ollama.AsyncClient(host=url)
-        try:
+        async with ollama_session(
+            url,
+            doing=f"import {gguf.name} as {name}",
+            error=LibraryError,
+            action="Check the model name (lowercase, name:tag) and the free disk space.",
+            read_timeout_s=IMPORT_TIMEOUT_S,
+        ) as client:
             digest = await client.create_blob(gguf)
             await client.create(model=name, files={gguf.name: digest})
-        except ollama.ResponseError as exc:
-            raise LibraryError(
-                f"Ollama at {url} could not import {gguf.name} as {name}: {exc.error}.",
-                "Check the model name (lowercase, name:tag) and the free disk space.",
-            ) from exc
-        except httpx.TransportError as exc:
-            raise LibraryError(
-                f"No Ollama answers at {url} ({type(exc).__name__}).",
-                "Start the app (it runs its own Ollama) or `ollama serve`, or pass --ollama URL.",
-            ) from exc
         return InstalledModel(
             name, "ollama", "gguf", gguf_quant(gguf.name), size, None, time.time()
         )
@@ -323,11 +319,12 @@ class ModelLibrary:
             self._save_imported([p for p in paths if p not in {wanted, model_id}])
             return 0
         if ollama_url:
-            import ollama
-
             sizes = {m.id: m.size_bytes for m in await self.ollama_models(ollama_url)}
             if model_id in sizes:
-                await ollama.AsyncClient(host=ollama_url).delete(model_id)
+                async with ollama_session(
+                    ollama_url, doing=f"delete {model_id}", error=LibraryError
+                ) as client:
+                    await client.delete(model_id)
                 return sizes[model_id]
         raise LibraryError(
             f"No installed model {model_id!r}.",

@@ -211,9 +211,13 @@ def estimate_for(measured: dict[str, Any], models_dir: Path) -> float | None:
 
 
 async def _ollama_placements(url: str) -> list[ModelPlacement]:
-    import ollama
+    from qwen_desktop.engines.http_clients import ollama_client
 
-    client = ollama.AsyncClient(host=url, timeout=PS_TIMEOUT_S, trust_env=False)
+    async with ollama_client(url, read_timeout_s=PS_TIMEOUT_S) as client:
+        return await _placements_from(client)
+
+
+async def _placements_from(client: Any) -> list[ModelPlacement]:
     running = await client.ps()
     placements = []
     for entry in running.models:

@@ -461,8 +461,9 @@ async def test_c1_thinking_reclassified_when_only_a_closing_tag_arrives() -> Non
 
 
 def test_proxies_from_the_environment_only_for_servers_elsewhere() -> None:
-    assert not OllamaBackend("http://127.0.0.1:11434")._trust_env
-    assert not OllamaBackend("localhost:11434")._trust_env
-    assert not OllamaBackend("http://[::1]:11434")._trust_env
-    assert OllamaBackend("https://gpu-box.example.org")._trust_env
-    assert not OllamaBackend("https://gpu-box.example.org", trust_env=False)._trust_env
+    from qwen_desktop.engines.http_clients import is_loopback
+
+    assert is_loopback("http://127.0.0.1:11434")
+    assert is_loopback("localhost:11434")
+    assert is_loopback("http://[::1]:11434")
+    assert not is_loopback("https://gpu-box.example.org")
