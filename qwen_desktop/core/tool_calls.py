@@ -37,6 +37,7 @@ final event); engines use it when a request offers tools.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -417,3 +418,106 @@ class ToolCallSplitter:
         call = ToolCall(event.name, event.arguments, id=event.id or self._new_id(), index=index)
         self.parser.calls.append(call)
         return call
+
+
+class StructuredCallAssembler:
+    """Assembles tool calls a server streams in OpenAI's shape (``delta.tool_calls``).
+
+    Each piece names its call by ``index``; the first piece of a call usually carries its
+    ``id`` and ``function.name``, later ones more ``function.arguments`` text (JSON, split
+    anywhere). :meth:`add` turns each piece into a :class:`~qwen_desktop.core.types.ToolCallDelta`;
+    :meth:`finish` decodes every call's arguments into a
+    :class:`~qwen_desktop.core.types.ToolCall`, or a
+    :class:`~qwen_desktop.core.types.ToolCallError` keeping the text when it is not a JSON object.
+    Indexes are the server's (a :class:`ToolCallSplitter` renumbers them).
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments text]
+        self._finished = False
+
+    @property
+    def started(self) -> bool:
+        """True once any call piece arrived."""
+        return bool(self._calls)
+
+    def add(
+        self, index: int, call_id: str | None, name: str | None, arguments: str | None
+    ) -> ToolCallDelta:
+        """One streamed piece of call ``index``; returns its delta event."""
+        entry = self._calls.setdefault(index, ["", "", ""])
+        new_name = ""
+        if call_id:
+            entry[0] = call_id
+        if name and not entry[1]:
+            entry[1] = new_name = name
+        elif name:  # a server that repeats or continues the name
+            entry[1] = name if name.startswith(entry[1]) else entry[1] + name
+        if arguments:
+            entry[2] += arguments
+        return ToolCallDelta(index, name=new_name, text=arguments or "")
+
+    def finish(self) -> list[ToolCall | ToolCallError]:
+        """The complete calls, in index order (once; later calls return nothing)."""
+        if self._finished:
+            return []
+        self._finished = True
+        events: list[ToolCall | ToolCallError] = []
+        for index in sorted(self._calls):
+            call_id, name, text = self._calls[index]
+            events.append(structured_call(index, call_id, name, text))
+        return events
+
+
+def structured_call(
+    index: int, call_id: str, name: str, arguments: str
+) -> ToolCall | ToolCallError:
+    """A server's call (name, arguments as JSON text) as an event; bad arguments are an error."""
+    raw = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
+    if not name.strip():
+        return ToolCallError(index, 'The model\'s tool call has no "name".', raw)
+    try:
+        value = json.loads(arguments) if arguments.strip() else {}
+    except json.JSONDecodeError as error:
+        return ToolCallError(
+            index,
+            f'The arguments of the model\'s call to "{name}" are not valid JSON: {error.msg} at '
+            f"character {error.pos + 1}.",
+            raw,
+            name=name,
+        )
+    if isinstance(value, str):  # arguments encoded twice
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if not isinstance(value, dict):
+        return ToolCallError(
+            index,
+            f'The arguments of the model\'s call to "{name}" are not a JSON object.',
+            raw,
+            name=name,
+        )
+    return ToolCall(name, value, id=call_id, index=index)
+
+
+def openai_tool_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """An assistant message's calls in OpenAI's request shape (arguments as JSON text)."""
+    return [
+        {
+            "id": call.id or f"call_{call.index}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments_json()},
+        }
+        for call in calls
+    ]
+
+
+def template_tool_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """An assistant message's calls for a chat template or Ollama (arguments as a dict).
+
+    Qwen's templates read ``tool_call.function.name`` and ``.arguments`` (a mapping is printed
+    with ``tojson``); Ollama's API takes the same ``{"function": {...}}`` shape.
+    """
+    return [
+        {"type": "function", "function": {"name": call.name, "arguments": dict(call.arguments)}}
+        for call in calls
+    ]

@@ -11,6 +11,10 @@
   :class:`~qwen_desktop.core.thinking.ThinkingParser`, because some models and server versions
   put ``<think>`` text inline. The final line's counts and durations (nanoseconds) become
   :class:`~qwen_desktop.core.types.Usage`.
+- Tools go as ``tools`` (OpenAI's function shape, which Ollama takes); Ollama's own parser returns
+  calls in ``message.tool_calls`` (arguments already decoded), and a call it missed stays Qwen's
+  ``<tool_call>`` text in the content: both become the same events
+  (:mod:`qwen_desktop.core.tool_calls`). Results go back as ``tool`` messages with ``tool_name``.
 - Failures become actions: a request refused before anything streamed raises a
   :class:`~qwen_desktop.core.errors.QwenDesktopError` (model not downloaded, out of memory,
   engine not running); a stream that breaks after it began (an error line, a dropped connection,
@@ -31,6 +35,7 @@ import ollama
 
 from qwen_desktop.core.errors import GenerationError, NoModelLoadedError
 from qwen_desktop.core.thinking import ThinkingParser
+from qwen_desktop.core.tool_calls import ToolCallSplitter, template_tool_calls
 from qwen_desktop.core.types import (
     BackendCapabilities,
     ChatRequest,
@@ -40,6 +45,7 @@ from qwen_desktop.core.types import (
     ThinkingDelta,
     ThinkingKind,
     ThinkingReclassified,
+    ToolCall,
     Usage,
 )
 from qwen_desktop.engines.base import LoadedModel, ModelSpec
@@ -223,6 +229,10 @@ class OllamaBackend:
         messages: list[dict[str, Any]] = []
         for message in request.messages:
             item: dict[str, Any] = {"role": message.role, "content": message.content}
+            if message.tool_calls:
+                item["tool_calls"] = template_tool_calls(message.tool_calls)
+            if message.role == "tool" and message.tool_name:
+                item["tool_name"] = message.tool_name
             if message.images and loaded.capabilities.vision:
                 item["images"] = list(message.images)  # the client sends bytes as base64
             messages.append(item)
@@ -249,6 +259,8 @@ class OllamaBackend:
             arguments["think"] = True
         if self.keep_alive is not None:
             arguments["keep_alive"] = self.keep_alive
+        if request.tools:
+            arguments["tools"] = [tool.as_openai() for tool in request.tools]
         return arguments
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -272,7 +284,7 @@ class OllamaBackend:
                 "Wait for it to finish, or stop it first.",
             )
         arguments = self.build_chat_arguments(request)
-        turn = _Turn(loaded.capabilities.thinking_kind)
+        turn = _Turn(loaded.capabilities.thinking_kind, request)
         self._streaming = True
         try:
             turn.t_request = time.perf_counter()
@@ -290,11 +302,11 @@ class OllamaBackend:
                         raise translate_error(
                             exc, loaded.name, self.url, self._server_hint()
                         ) from None
-                    for event in turn.parser.finish():
+                    for event in turn.finish():
                         yield event
                     yield self._stream_error(exc)
                     return
-            for event in turn.parser.finish():
+            for event in turn.finish():
                 yield event
             if turn.final is None:  # the stream ended without its final line: connection cut
                 yield self._stream_error(ConnectionError("the stream ended early"))
@@ -409,8 +421,11 @@ class _Turn:
     Times are ``time.perf_counter()`` seconds; ``t_request`` is set when the request starts.
     """
 
-    def __init__(self, kind: ThinkingKind) -> None:
+    def __init__(self, kind: ThinkingKind, request: ChatRequest | None = None) -> None:
         self.parser = ThinkingParser(detect_unopened_close=kind is not ThinkingKind.INSTRUCT_ONLY)
+        tools = request.tools if request is not None else ()
+        self.splitter = ToolCallSplitter(tools) if tools else None
+        self.structured_calls = 0
         self.thinking_field = _EdgeTrimmer()
         self.thinking_chunks = 0
         self.started = False
@@ -447,9 +462,24 @@ class _Turn:
                     self.t_think_start = now
                 self.t_think_end = now
                 self.thinking_chunks += 1
+        for call in message.tool_calls or ():
+            self._mark()
+            function = call.function
+            index, self.structured_calls = self.structured_calls, self.structured_calls + 1
+            events.append(ToolCall(function.name, dict(function.arguments or {}), index=index))
         if line.done:
             self.final = line
-        return events
+        if self.splitter is None:
+            return events
+        return [out for event in events for out in self.splitter.feed(event)]
+
+    def finish(self) -> list[StreamEvent]:
+        """The text the parsers still hold."""
+        events: list[StreamEvent] = list(self.parser.finish())
+        if self.splitter is None:
+            return events
+        flushed = [out for event in events for out in self.splitter.feed(event)]
+        return flushed + self.splitter.finish()
 
     def _mark(self) -> float:
         now = time.perf_counter()

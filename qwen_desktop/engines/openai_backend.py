@@ -14,6 +14,10 @@ server (vLLM, llama.cpp's ``llama-server``, LM Studio, Microsoft Foundry Local),
   fed wrapped in ``<think>`` … ``</think>``, so whitespace, empty blocks and unclosed blocks are
   handled once for all engines. Hybrid Qwen3 models get ``chat_template_kwargs.enable_thinking``
   (the switch vLLM and llama.cpp pass to the chat template). Images go as ``data:`` URLs.
+- Tools go as ``tools`` (OpenAI's function shape). Servers with a tool parser (vLLM
+  ``--tool-call-parser hermes``/``qwen3_coder``, llama.cpp ``--jinja``) stream calls in
+  ``delta.tool_calls``; servers without one leave Qwen's ``<tool_call>`` text in the content.
+  Both become the same events (:mod:`qwen_desktop.core.tool_calls`).
 - Failures become actions (:mod:`qwen_desktop.engines.openai_errors`): connection refused, a
   certificate that does not verify (verification is always on), 401/403 → store the API key,
   404 → the models the server does serve; a stream that breaks after it began ends with a
@@ -34,6 +38,11 @@ import openai
 
 from qwen_desktop.core.errors import GenerationError, NoModelLoadedError, QwenDesktopError
 from qwen_desktop.core.thinking import CLOSE_TAG, OPEN_TAG, ThinkingParser
+from qwen_desktop.core.tool_calls import (
+    StructuredCallAssembler,
+    ToolCallSplitter,
+    openai_tool_calls,
+)
 from qwen_desktop.core.types import (
     BackendCapabilities,
     ChatRequest,
@@ -253,6 +262,22 @@ class OpenAICompatibleBackend:
                     for image in message.images
                 ]
                 messages.append({"role": message.role, "content": parts})
+            elif message.role == "tool":
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": message.tool_call_id,
+                        "content": message.content,
+                    }
+                )
+            elif message.tool_calls:
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": message.content or None,
+                        "tool_calls": openai_tool_calls(message.tool_calls),
+                    }
+                )
             else:
                 messages.append({"role": message.role, "content": message.content})
         sampling = request.sampling
@@ -272,6 +297,8 @@ class OpenAICompatibleBackend:
         }
         if sampling.seed is not None:
             arguments["seed"] = sampling.seed
+        if request.tools:
+            arguments["tools"] = [tool.as_openai() for tool in request.tools]
         return arguments
 
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -296,7 +323,7 @@ class OpenAICompatibleBackend:
                 "Wait for it to finish, or stop it first.",
             )
         arguments = self.build_chat_arguments(request)
-        turn = _Turn(loaded.capabilities.thinking_kind)
+        turn = _Turn(loaded.capabilities.thinking_kind, request)
         self._streaming = True
         try:
             turn.t_request = time.perf_counter()
@@ -383,8 +410,11 @@ class _Turn:
     ``time.perf_counter()`` seconds.
     """
 
-    def __init__(self, kind: ThinkingKind) -> None:
+    def __init__(self, kind: ThinkingKind, request: ChatRequest | None = None) -> None:
         self.parser = ThinkingParser(detect_unopened_close=kind is not ThinkingKind.INSTRUCT_ONLY)
+        tools = request.tools if request is not None else ()
+        self.splitter = ToolCallSplitter(tools) if tools else None
+        self.structured = StructuredCallAssembler()
         self.reasoning_open = False
         self.content_seen = False
         self.started = False
@@ -421,9 +451,34 @@ class _Turn:
                     self.reasoning_open = False
                 self.content_seen = True
                 events += self._parse(content)
+            for piece in (getattr(delta, "tool_calls", None) or []) if delta is not None else []:
+                function = piece.function
+                events.append(
+                    self.structured.add(
+                        int(piece.index or 0),
+                        piece.id,
+                        function.name if function is not None else None,
+                        function.arguments if function is not None else None,
+                    )
+                )
+                self._tick()
             if choice.finish_reason:
                 self.finish_reason = str(choice.finish_reason)
-        return events
+        return self._split(events)
+
+    def _split(self, events: list[StreamEvent]) -> list[StreamEvent]:
+        """Tool calls split out of the answer text (when the request offered tools)."""
+        if self.splitter is None:
+            return events
+        return [out for event in events for out in self.splitter.feed(event)]
+
+    def _tick(self) -> None:
+        """A streamed piece that is no text (a tool call's): a generated token all the same."""
+        now = time.perf_counter()
+        if self.t_first is None:
+            self.t_first = now
+        self.t_last = now
+        self.chunks += 1
 
     def _parse(self, text: str) -> list[StreamEvent]:
         now = time.perf_counter()
@@ -447,8 +502,9 @@ class _Turn:
         return events
 
     def finish(self) -> list[StreamEvent]:
-        """The text the parser still holds."""
-        return list(self.parser.finish())
+        """The text the parsers still hold, and the complete structured tool calls."""
+        events = self._split([*self.parser.finish(), *self.structured.finish()])
+        return events + (self.splitter.finish() if self.splitter is not None else [])
 
     def usage(self, max_new_tokens: int, capabilities: BackendCapabilities) -> Usage:
         """:class:`Usage` from the server's usage chunk (counts) and measured wall times.

@@ -25,6 +25,11 @@ Thinking budget (``ChatRequest.thinking_budget_tokens``, Qwen3 Technical Report 
 stopped, the stop-thinking text is shown as the end of the thinking, and a second ``generate``
 continues from prompt + output so far + that text (``…directly now.\n</think>.\n\n``), capped
 at the answer tokens left; the model then answers from its reasoning so far.
+
+Tools (``ChatRequest.tools``): passed to the chat template as ``tools=`` (OpenAI's function shape,
+which Qwen's templates print inside ``<tools>``); earlier calls go in as assistant ``tool_calls``
+and results as ``tool`` messages (the templates wrap them in ``<tool_response>``). The model's
+``<tool_call>`` text is split out of the answer by :mod:`qwen_desktop.core.tool_calls`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from qwen_desktop.core.errors import CheckpointError, GenerationError, NoModelLo
 from qwen_desktop.core.images import DEFAULT_BUDGET
 from qwen_desktop.core.thinking import ThinkingParser, prompt_opens_thinking
 from qwen_desktop.core.thinking_budget import CloseThinking, ThinkingBudget, budget_applies
+from qwen_desktop.core.tool_calls import ToolCallSplitter, template_tool_calls
 from qwen_desktop.core.types import (
     BackendCapabilities,
     ChatRequest,
@@ -217,11 +223,11 @@ class TransformersBackend:
             state.eos_ids,
             self._thinking_limiter(state, request, opens_thinking),
         )
+        splitter = ToolCallSplitter(request.tools) if request.tools else None
         cut: CloseThinking | None = None  # set from the budget's cut until the continuation
         queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         job = self._start_job(state, prompt_ids, sampling, queue, vision)
-        jobs = [job]
-        ended = False
+        jobs, ended = [job], False
         try:
             while True:
                 item = await queue.get()
@@ -244,10 +250,10 @@ class TransformersBackend:
                 events, cut = output.token(item[1], item[2])
                 if cut is not None:
                     job.request_stop()  # then continue after the stop-thinking text
-                for event in events:
+                for event in _split(splitter, events):
                     yield event
 
-            for event in output.finish():
+            for event in _split(splitter, output.finish(), last=True):
                 yield event
             if error is not None:
                 yield stream_error_for(
@@ -365,8 +371,15 @@ class TransformersBackend:
                 content: Any = [*parts, {"type": "text", "text": m.content}]
             else:
                 content = m.content
-            messages.append({"role": m.role, "content": content})
+            message: dict[str, Any] = {"role": m.role, "content": content}
+            if m.tool_calls:
+                message["tool_calls"] = template_tool_calls(m.tool_calls)
+            if m.role == "tool" and m.tool_name:
+                message["name"] = m.tool_name
+            messages.append(message)
         kwargs: dict[str, Any] = {}
+        if request.tools:
+            kwargs["tools"] = [tool.as_openai() for tool in request.tools]
         if state.kind is ThinkingKind.HYBRID and request.thinking is not None:
             kwargs["enable_thinking"] = request.thinking
         return str(
@@ -446,6 +459,17 @@ class TransformersBackend:
             for tokens, piece in zip(vision.tokens_per_image, pieces[1:], strict=True)
         )
         return opens, cls._encode(state, expanded), vision
+
+
+def _split(
+    splitter: ToolCallSplitter | None, events: list[Any], *, last: bool = False
+) -> list[StreamEvent]:
+    """The events with tool calls split out of the answer text (when tools were offered);
+    ``last``: the answer's text ends here (what the splitter holds is flushed)."""
+    if splitter is None:
+        return list(events)
+    split = [out for event in events for out in splitter.feed(event)]
+    return split + splitter.finish() if last else split
 
 
 def open_model_folder(path: Path, name: str = "") -> ModelSpec:
