@@ -54,8 +54,7 @@ from qwen_desktop.core.storage import (
     NewMessage,
 )
 from qwen_desktop.core.types import Usage
-from qwen_desktop.gui import build_window
-from qwen_desktop.shell.main_window import MainWindow
+from qwen_desktop.gui import Desktop, build_window
 
 EARLIER_ANSWER = (
     "Here is how it works, with **bold** words and `code`:\n\n"
@@ -158,7 +157,7 @@ def idle_lag(app: QApplication, seconds: float) -> float:
 
 def run(
     app: QApplication,
-    window: MainWindow,
+    window: Desktop,
     cid: int,
     tokens: list[str],
     rate: float,
@@ -170,7 +169,7 @@ def run(
     ``shown``: first load earlier pages until this many messages are shown (kept while
     streaming).
     """
-    chat, view = window.chat, window.chat_view
+    chat, view = window.chat, window.chat_page.chat_view
     if shown:
         view.window_messages = max(view.window_messages, shown)
     t0 = time.perf_counter()
@@ -268,8 +267,8 @@ def main() -> None:
         store.close()
         print(f"wrote {sum(args.earlier):,} messages in {time.perf_counter() - t0:.1f} s")
         window = build_window(paths)
-        window.resize(1100, 800)
-        window.show()
+        window.shell.resize(1100, 800)
+        window.shell.show()
         settle(app)  # type: ignore[arg-type]
         run(app, window, warm_id, tokens[:300], args.rate)  # type: ignore[arg-type]  # warm-up
         noise = idle_lag(app, 3.0)  # type: ignore[arg-type]
@@ -299,7 +298,7 @@ def main() -> None:
                 f"(widgets {r['shown']:.0f} → {r['shown_after']:.0f})"
             )
         window.chat.close_store()
-        window.close()
+        window.shell.close()
     low, high = min(ids), max(ids)
     ratio = results[high]["per_token_ms"] / results[low]["per_token_ms"]
     print(f"ratio {high} / {low} earlier messages: {ratio:.2f} (goal ≤ 1.2)")

@@ -62,9 +62,9 @@ def _child(kind: str) -> None:
         app_window = build_window(
             AppPaths(data_dir=folder, config_dir=folder, models_dir=folder / "models")
         )
-        app_window.show()
+        app_window.shell.show()
         if kind == "app-open":
-            app_window.show_monitor()
+            app_window.shell.show_dock(app_window.monitor_dock)
 
         async def main() -> None:
             app_window.hardware.scan()

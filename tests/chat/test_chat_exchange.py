@@ -10,8 +10,7 @@ import pytest
 from qwen_desktop.chat.ui.chat_exchange import file_stem
 from qwen_desktop.chat.ui.chat_view import Notice
 from qwen_desktop.core.paths import AppPaths
-from qwen_desktop.gui import build_window
-from qwen_desktop.shell.main_window import MainWindow
+from qwen_desktop.gui import App, build_window
 from tests.chat.test_conversations_window import GREEDY, ask, load, shown
 from tests.fixtures.polling import until
 from tests.fixtures.tiny_models import TRAINING_CHATS
@@ -20,18 +19,18 @@ from tests.fixtures.windows import Windows
 pytestmark = pytest.mark.gui
 
 
-def open_window(windows: Windows, base: Path) -> MainWindow:
+def open_window(windows: Windows, base: Path) -> App:
     window = build_window(AppPaths(base / "data", base / "config", base / "models"))
     window.chat.sampling = GREEDY
-    window.show()
+    window.shell.show()
     windows.keep(window)
     return window
 
 
-def errors(window: MainWindow) -> list[str]:
+def errors(window: App) -> list[str]:
     return [
         w.text()
-        for w in window.chat_view.messages()
+        for w in window.chat_page.chat_view.messages()
         if isinstance(w, Notice) and w.objectName() == "noticeError"
     ]
 

@@ -19,8 +19,8 @@ from qwen_desktop.chat.ui.image_attachments import vision_offer
 from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.core.types import AnswerDelta, BackendCapabilities, Usage
 from qwen_desktop.engines.ui.model_controller import ModelController
+from qwen_desktop.gui import Desktop, compose
 from qwen_desktop.hardware.ui.hardware_controller import HardwareController
-from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.polling import until
 from tests.fixtures.scripted_backend import ScriptedBackend
 from tests.fixtures.windows import Windows
@@ -45,13 +45,13 @@ class SeeingBackend(ScriptedBackend):
 
 async def open_window(
     windows: Windows, tmp_path: Path, *, vision: bool, folder: str = "Qwen2.5-VL-7B"
-) -> tuple[MainWindow, SeeingBackend]:
+) -> tuple[Desktop, SeeingBackend]:
     backend = SeeingBackend(script=SCRIPT, vision=vision)
     store, error = open_store(tmp_path / "data")
     chat = ConversationController(backend, store, store_error=error)
-    window = MainWindow(chat, ModelController(backend), HardwareController(tmp_path / "models"))
-    window.resize(1100, 720)
-    window.show()
+    window = compose(chat, ModelController(backend), HardwareController(tmp_path / "models"))
+    window.shell.resize(1100, 720)
+    window.shell.show()
     windows.keep(window)
     window.models.load_folder(tmp_path / folder)
     await until(lambda: window.models.loaded is not None)
@@ -86,40 +86,42 @@ async def test_c11_a_dropped_4k_png_shows_its_cost_and_reaches_the_engine_resize
 ) -> None:
     window, backend = await open_window(windows, tmp_path, vision=True)
     mime = dropped_files(png_file(tmp_path, (3840, 2160)))
-    assert window.prompt.canInsertFromMimeData(mime)
-    drop_onto(window.prompt.viewport(), mime)
-    strip = window.attachments
+    assert window.chat_page.prompt.canInsertFromMimeData(mime)
+    drop_onto(window.chat_page.prompt.viewport(), mime)
+    strip = window.chat_page.attachments
     await until(lambda: len(strip.images) == 1)
-    assert window.prompt.toPlainText() == ""  # the path is not typed into the prompt
+    assert window.chat_page.prompt.toPlainText() == ""  # the path is not typed into the prompt
     assert strip.isVisible()
     [thumbnail] = strip.thumbnails()
     assert "3840×2160 → 1316×728 px, 1,222 visual tokens" in thumbnail.toolTip()
     assert thumbnail.cost.text() == "1,222 tok"
     assert strip.summary.text() == "1 image: 1,222 visual tokens (1 resized to the pixel budget)"
-    window.prompt.setPlainText("What is this?")
-    window.grab().save(str(tmp_path / "prompt_with_image.png"))
-    qtbot.keyClick(window.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    window.chat_page.prompt.setPlainText("What is this?")
+    window.shell.grab().save(str(tmp_path / "prompt_with_image.png"))
+    qtbot.keyClick(window.chat_page.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
     await until(lambda: bool(backend.requests) and not window.chat.busy)
     sent = backend.requests[-1].messages[-1]
     assert sent.content == "What is this?" and len(sent.images) == 1
     assert Image.open(io.BytesIO(sent.images[0])).size == (1316, 728)
     assert not strip.images and not strip.isVisible()  # cleared once sent
-    users = [w for w in window.chat_view.messages() if isinstance(w, UserMessage)]
+    users = [w for w in window.chat_page.chat_view.messages() if isinstance(w, UserMessage)]
     assert users[-1].images_label.text() == "1 image (1316×728 px) · 1,222 visual tokens"
     stored = window.chat.messages()[0]
     assert [(i.width, i.height) for i in stored.images] == [(1316, 728)]
     [picture] = users[-1].pictures  # the sent image, read back from the history by hash
     assert (picture.pixmap().width(), picture.pixmap().height()) == (96, 53)
-    window.new_chat()
+    window.chat_page.new_chat()
     assert window.chat.current is None
     window.chat.open_conversation(stored.conversation_id)
-    users = [w for w in window.chat_view.messages() if isinstance(w, UserMessage)]
+    users = [w for w in window.chat_page.chat_view.messages() if isinstance(w, UserMessage)]
     assert users[0].pictures[0].pixmap().width() == 96  # shown again when the chat reopens
     await until(lambda: users[0].isVisible() and users[0].height() > 96)  # laid out
-    window.grab().save(str(tmp_path / "sent_with_image.png"))
+    window.shell.grab().save(str(tmp_path / "sent_with_image.png"))
 
     # A second image on the next draft counts in the context meter with its visual tokens.
-    window.prompt.insertFromMimeData(dropped_files(png_file(tmp_path, (3840, 2160), "b.png")))
+    window.chat_page.prompt.insertFromMimeData(
+        dropped_files(png_file(tmp_path, (3840, 2160), "b.png"))
+    )
     await until(lambda: len(strip.images) == 1)
     without = window.chat.context_reading(None)
     with_image = window.chat.context_reading(None, draft_images=strip.inputs())
@@ -134,17 +136,17 @@ async def test_pasted_image_data_attaches_and_the_remove_button_detaches(
     image = QImage(100, 60, QImage.Format.Format_RGB32)
     image.fill(QColor("orange"))
     QApplication.clipboard().setImage(image)
-    window.prompt.paste()  # Ctrl+V
-    strip = window.attachments
+    window.chat_page.prompt.paste()  # Ctrl+V
+    strip = window.chat_page.attachments
     await until(lambda: len(strip.images) == 1)
     assert strip.images[0].name == "pasted image"
     assert (strip.images[0].width, strip.images[0].height) == (112, 56)
     strip.thumbnails()[0].remove_button.click()
     assert strip.images == [] and strip.thumbnails() == [] and not strip.isVisible()
 
-    window.prompt.paste()  # an image alone is a message too
+    window.chat_page.prompt.paste()  # an image alone is a message too
     await until(lambda: len(strip.images) == 1)
-    window.send_prompt()
+    window.chat_page.send_prompt()
     await until(lambda: bool(backend.requests) and not window.chat.busy)
     sent = backend.requests[-1].messages[-1]
     assert sent.content == "" and len(sent.images) == 1
@@ -163,10 +165,10 @@ async def test_the_attach_button_opens_a_dialog_for_images(
         return [str(path)], ""
 
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", fake_dialog)
-    window.attachments.attach_button.click()
-    await until(lambda: len(window.attachments.images) == 1)
+    window.chat_page.attachments.attach_button.click()
+    await until(lambda: len(window.chat_page.attachments.images) == 1)
     assert "*.webp" in asked[0] and "*.gif" in asked[0]
-    assert window.attachments.images[0].tokens == 23 * 17  # 644×476
+    assert window.chat_page.attachments.images[0].tokens == 23 * 17  # 644×476
 
 
 async def test_broken_and_non_image_files_are_refused_with_a_notice(
@@ -177,35 +179,42 @@ async def test_broken_and_non_image_files_are_refused_with_a_notice(
     text.write_text("not an image")
     broken = tmp_path / "broken.png"
     broken.write_bytes(png_file(tmp_path, (300, 300)).read_bytes()[:150])
-    window.prompt.insertFromMimeData(dropped_files(text, broken))
-    await until(lambda: window.attachments.pending == 0)
-    errors = [w.text() for w in window.chat_view.messages() if w.objectName() == "noticeError"]
+    window.chat_page.prompt.insertFromMimeData(dropped_files(text, broken))
+    await until(lambda: window.chat_page.attachments.pending == 0)
+    errors = [
+        w.text() for w in window.chat_page.chat_view.messages() if w.objectName() == "noticeError"
+    ]
     assert any("notes.txt is not a PNG, JPEG, WebP or GIF image" in e for e in errors)
     assert any("broken.png" in e and "damaged" in e for e in errors)
-    assert window.attachments.images == []
+    assert window.chat_page.attachments.images == []
 
 
 async def test_a_text_only_model_offers_its_vision_sibling_and_refuses_to_send_images(
     windows: Windows, tmp_path: Path, qtbot: object
 ) -> None:
     window, backend = await open_window(windows, tmp_path, vision=False, folder="Qwen3-8B")
-    window.prompt.insertFromMimeData(dropped_files(png_file(tmp_path, (200, 200))))
-    await until(lambda: window.vision_notice is not None)
-    notice = window.vision_notice
+    window.chat_page.prompt.insertFromMimeData(dropped_files(png_file(tmp_path, (200, 200))))
+    await until(lambda: window.chat_page.vision_notice is not None)
+    notice = window.chat_page.vision_notice
     assert notice is not None
     assert "Qwen3-8B cannot see images" in notice.text()
     assert "its vision sibling Qwen3.5" in notice.text()
     notice.linkActivated.emit("qwen3.5-9b")
-    assert window.tabs.currentIndex() == window.MODELS_TAB
+    assert window.shell.tabs.currentWidget() is window.models_page
     assert window.models_page.current_variant() is not None
     assert window.models_page.current_variant().id == "qwen3.5-9b"  # type: ignore[union-attr]
-    window.tabs.setCurrentIndex(window.CHAT_TAB)
-    window.prompt.setPlainText("What is this?")
-    qtbot.keyClick(window.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
-    errors = [w.text() for w in window.chat_view.messages() if w.objectName() == "noticeError"]
+    window.shell.show_page(window.chat_page)
+    window.chat_page.prompt.setPlainText("What is this?")
+    qtbot.keyClick(window.chat_page.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    errors = [
+        w.text() for w in window.chat_page.chat_view.messages() if w.objectName() == "noticeError"
+    ]
     assert any("cannot see images" in e and "Remove the images" in e for e in errors)
     assert backend.requests == []  # nothing was sent, nothing dropped silently
-    assert window.prompt.toPlainText() == "What is this?" and len(window.attachments.images) == 1
+    assert (
+        window.chat_page.prompt.toPlainText() == "What is this?"
+        and len(window.chat_page.attachments.images) == 1
+    )
 
 
 async def test_the_offer_names_the_engine_when_the_model_itself_is_a_vision_model(
@@ -223,10 +232,10 @@ async def test_regenerating_or_resending_images_to_a_model_that_cannot_see_is_re
     windows: Windows, tmp_path: Path
 ) -> None:
     window, backend = await open_window(windows, tmp_path, vision=True)
-    window.prompt.insertFromMimeData(dropped_files(png_file(tmp_path, (300, 200))))
-    await until(lambda: len(window.attachments.images) == 1)
-    window.prompt.setPlainText("What is this?")
-    window.send_prompt()
+    window.chat_page.prompt.insertFromMimeData(dropped_files(png_file(tmp_path, (300, 200))))
+    await until(lambda: len(window.chat_page.attachments.images) == 1)
+    window.chat_page.prompt.setPlainText("What is this?")
+    window.chat_page.send_prompt()
     await until(lambda: len(backend.requests) == 1 and not window.chat.busy)
     backend.vision = False  # e.g. another model was loaded on the same engine
     refusals: list[str] = []

@@ -18,7 +18,7 @@ from qwen_desktop.chat.ui.chat_view import AssistantMessage, ChatView, UserMessa
 from qwen_desktop.chat.ui.conversation_controller import PAGE_MESSAGES
 from qwen_desktop.chat.ui.markdown_view import CHUNK_SEGMENTS, MarkdownView
 from qwen_desktop.core.storage import ChatStore, ConversationRecord, MessageRecord, NewMessage
-from qwen_desktop.shell.main_window import MainWindow
+from qwen_desktop.gui import App
 from qwen_desktop.uikit.style import STYLESHEET
 
 pytestmark = pytest.mark.gui
@@ -163,14 +163,14 @@ def test_long_answer_segments_are_grouped_and_never_moved(qapp: QApplication) ->
 
 
 def test_the_window_opens_a_long_conversation_with_its_last_page(
-    app_window: MainWindow, qapp: QApplication
+    app_window: App, qapp: QApplication
 ) -> None:
     store = app_window.chat.store
     assert store is not None
     cid = write_conversation(store, PAGE_MESSAGES + 30)
     assert app_window.chat.open_conversation(cid)
     settle(qapp)
-    view = app_window.chat_view
+    view = app_window.chat_page.chat_view
     assert len(view.messages()) == PAGE_MESSAGES and view.hidden_before == 30
     assert texts(view)[0] == "question 15"
     view.earlier_button.click()  # loads through the controller

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from qwen_desktop.chat.ui.chat_settings_panel import ChatSettings, ChatSettingsPanel
 from qwen_desktop.core.presets import PRESETS
 from qwen_desktop.core.types import SamplingSettings
-from qwen_desktop.shell.main_window import MainWindow
+from qwen_desktop.gui import Desktop
 from tests.fixtures.polling import until
 from tests.fixtures.scripted_backend import ScriptedBackend
 
@@ -23,21 +23,21 @@ CODER = next(p for p in PRESETS if p.name == "Coding assistant")
 
 @pytest.fixture
 def window(
-    scripted_window: tuple[MainWindow, ScriptedBackend],
-) -> tuple[MainWindow, ScriptedBackend]:
+    scripted_window: tuple[Desktop, ScriptedBackend],
+) -> tuple[Desktop, ScriptedBackend]:
     return scripted_window
 
 
-async def ask(window: MainWindow, backend: ScriptedBackend, qtbot: object, text: str) -> None:
+async def ask(window: Desktop, backend: ScriptedBackend, qtbot: object, text: str) -> None:
     before = len(backend.requests)
-    window.prompt.setPlainText(text)
-    qtbot.keyClick(window.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    window.chat_page.prompt.setPlainText(text)
+    qtbot.keyClick(window.chat_page.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
     await until(lambda: len(backend.requests) > before and not window.chat.busy)
 
 
-def open_panel(window: MainWindow, qtbot: object) -> ChatSettingsPanel:
-    qtbot.mouseClick(window.chat_settings, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
-    panel = window.chat_settings.panel
+def open_panel(window: Desktop, qtbot: object) -> ChatSettingsPanel:
+    qtbot.mouseClick(window.chat_page.chat_settings, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    panel = window.chat_page.chat_settings.panel
     assert panel is not None and panel.isVisible()
     return panel
 
@@ -48,8 +48,8 @@ def save(panel: ChatSettingsPanel) -> None:
 
 
 async def loaded_window(
-    window: tuple[MainWindow, ScriptedBackend], tmp_path: Path
-) -> tuple[MainWindow, ScriptedBackend]:
+    window: tuple[Desktop, ScriptedBackend], tmp_path: Path
+) -> tuple[Desktop, ScriptedBackend]:
     win, backend = window
     win.models.load_folder(tmp_path / "Qwen3-8B")
     await until(lambda: win.models.loaded is not None)
@@ -57,7 +57,7 @@ async def loaded_window(
 
 
 async def test_a_temperature_is_saved_shown_again_and_used_by_the_next_turn(
-    window: tuple[MainWindow, ScriptedBackend], tmp_path: Path, qtbot: object
+    window: tuple[Desktop, ScriptedBackend], tmp_path: Path, qtbot: object
 ) -> None:
     win, backend = await loaded_window(window, tmp_path)
     await ask(win, backend, qtbot, "First question.")
@@ -78,7 +78,7 @@ async def test_a_temperature_is_saved_shown_again_and_used_by_the_next_turn(
     assert (stored.sampling.temperature, stored.sampling.max_new_tokens) == (0.3, 2048)
     assert (stored.sampling.top_p, stored.sampling.top_k) == (0.95, 20)  # untouched values
 
-    win.new_chat()
+    win.chat_page.new_chat()
     fresh = open_panel(win, qtbot)  # a new chat starts with the last choice
     assert fresh.temperature.value() == pytest.approx(0.3)
     fresh.reject()
@@ -95,7 +95,7 @@ async def test_a_temperature_is_saved_shown_again_and_used_by_the_next_turn(
 
 
 async def test_going_back_to_the_recommendation_follows_the_thinking_switch(
-    window: tuple[MainWindow, ScriptedBackend], tmp_path: Path, qtbot: object
+    window: tuple[Desktop, ScriptedBackend], tmp_path: Path, qtbot: object
 ) -> None:
     win, backend = await loaded_window(window, tmp_path)
     await ask(win, backend, qtbot, "Hello.")
@@ -109,7 +109,7 @@ async def test_going_back_to_the_recommendation_follows_the_thinking_switch(
     save(panel)
     assert win.chat.current is not None and win.chat.current.sampling is None
 
-    win.think_switch.setChecked(False)
+    win.chat_page.think_switch.setChecked(False)
     off = open_panel(win, qtbot)
     assert (off.temperature.value(), off.top_p.value()) == pytest.approx((0.7, 0.8))
     assert "does not think" in off.budget_note.text()
@@ -119,7 +119,7 @@ async def test_going_back_to_the_recommendation_follows_the_thinking_switch(
 
 
 async def test_thinking_budget_and_system_prompt_are_saved_per_conversation(
-    window: tuple[MainWindow, ScriptedBackend], tmp_path: Path, qtbot: object
+    window: tuple[Desktop, ScriptedBackend], tmp_path: Path, qtbot: object
 ) -> None:
     win, backend = await loaded_window(window, tmp_path)
     await ask(win, backend, qtbot, "One.")
@@ -137,12 +137,14 @@ async def test_thinking_budget_and_system_prompt_are_saved_per_conversation(
 
     stored = win.chat.store.get_conversation(first.id)  # type: ignore[union-attr]
     assert (stored.thinking_budget_tokens, stored.system_prompt) == (512, CODER.text)
-    assert win.system_prompts.combo.currentText() == CODER.name  # the window's picker follows
+    assert (
+        win.chat_page.system_prompts.combo.currentText() == CODER.name
+    )  # the window's picker follows
     await ask(win, backend, qtbot, "Two.")
     assert backend.requests[-1].messages[0].content == CODER.text
     assert backend.requests[-1].thinking_budget_tokens == 512  # the engine gets the budget
 
-    win.new_chat()
+    win.chat_page.new_chat()
     await ask(win, backend, qtbot, "Another chat.")
     second = win.chat.current
     assert second is not None and second.id != first.id

@@ -13,7 +13,7 @@ from qwen_desktop.core.catalog import load_catalog
 from qwen_desktop.downloads.service import DownloadQueue
 from qwen_desktop.downloads.ui.downloads_controller import DownloadsController
 from qwen_desktop.downloads.ui.downloads_panel import PROGRESS_STEPS, DownloadsPanel
-from qwen_desktop.shell.main_window import MainWindow
+from qwen_desktop.gui import App
 from tests.fixtures.hub_server import FakeHub, go_online
 from tests.fixtures.polling import until
 
@@ -70,6 +70,6 @@ def test_refused_requests_say_why(panel: DownloadsPanel) -> None:
     assert not panel.rows
 
 
-def test_the_window_has_a_downloads_page(app_window: MainWindow) -> None:
-    tabs = [app_window.tabs.tabText(i) for i in range(app_window.tabs.count())]
+def test_the_window_has_a_downloads_page(app_window: App) -> None:
+    tabs = [app_window.shell.tabs.tabText(i) for i in range(app_window.shell.tabs.count())]
     assert tabs.index("Downloads") == tabs.index("Models") + 1

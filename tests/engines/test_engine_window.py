@@ -4,8 +4,10 @@ keyring, the engine log view, and a crash mid-answer (case C12)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,10 @@ from qwen_desktop.engines.service import SwitchableBackend
 from qwen_desktop.engines.transformers_backend import TransformersBackend
 from qwen_desktop.engines.ui.engine_controller import EngineController
 from qwen_desktop.engines.ui.engine_dialog import EngineDialog
+from qwen_desktop.engines.ui.engine_ui import EngineUi
 from qwen_desktop.engines.ui.model_controller import ModelController
+from qwen_desktop.gui import App, Desktop, add_engine_ui, compose
 from qwen_desktop.hardware.ui.hardware_controller import HardwareController
-from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.memory_keyring import MemoryKeyring
 from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
 from tests.fixtures.ollama_standin import make_standin
@@ -59,18 +62,30 @@ def _no_real_ollama(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QWEN_DESKTOP_API_KEY", raising=False)
 
 
+@dataclass(eq=False)
+class EngineWindow(Desktop):
+    """A composed window with engine choice added (as the app adds it)."""
+
+    engines: EngineController
+    engine_ui: EngineUi
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self.engines.shutdown()  # after the unload: the embedded Ollama serves it
+
+
 class Built:
     """Windows built by a test, shut down (server stopped, models unloaded) at the end."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
-        self.windows: list[MainWindow] = []
+        self.windows: list[EngineWindow] = []
         self.scripted = ScriptedBackend(script=(AnswerDelta("Hi."), Usage(10, 2, 0.01, 50.0, 0.02)))
         self.keyring = MemoryKeyring()
 
     def window(
         self, *, binary: Path | None = None, running_port: int | None = None
-    ) -> tuple[MainWindow, EngineController]:
+    ) -> tuple[EngineWindow, EngineController]:
         """A window on the scripted engine, with engine choice installed."""
         paths = AppPaths(
             data_dir=self.tmp_path / "data",
@@ -81,7 +96,7 @@ class Built:
         store, error = open_store(paths.data_dir)
         chat = ConversationController(backend, store, store_error=error)
         models = ModelController(backend)
-        window = MainWindow(chat, models, HardwareController(paths.models_dir))
+        desktop = compose(chat, models, HardwareController(paths.models_dir))
         config = OllamaServerConfig(
             binary=binary or self.tmp_path / "no-such-ollama",
             log_file=self.tmp_path / "logs" / "ollama.log",
@@ -97,9 +112,13 @@ class Built:
             running_port=running_port or free_port(),
             is_busy=lambda: chat.busy,
         )
-        window.install_engine_ui(engines)
-        window.resize(1100, 720)
-        window.show()
+        window = EngineWindow(
+            **{f.name: getattr(desktop, f.name) for f in dataclasses.fields(desktop)},
+            engines=engines,
+            engine_ui=add_engine_ui(desktop, engines),
+        )
+        window.shell.resize(1100, 720)
+        window.shell.show()
         self.windows.append(window)
         return window, engines
 
@@ -113,30 +132,32 @@ async def built(qapp: QApplication, tmp_path: Path) -> AsyncIterator[Built]:
         await dispose(window)
 
 
-async def open_dialog(window: MainWindow) -> EngineDialog:
+async def open_dialog(window: Desktop) -> EngineDialog:
     dialog = window.engine_ui.open_dialog()
     await until(lambda: bool(dialog.radios) and not window.engines.busy, timeout=15)
     return dialog
 
 
-def notices(window: MainWindow) -> list[str]:
-    return [w.text() for w in window.chat_view.messages() if isinstance(w, Notice)]
+def notices(window: Desktop) -> list[str]:
+    return [w.text() for w in window.chat_page.chat_view.messages() if isinstance(w, Notice)]
 
 
-async def ask(window: MainWindow, text: str) -> None:
-    window.prompt.setPlainText(text)
-    window.send_prompt()
-    await until(lambda: bool(window.chat_view.answers()) and not window.chat.busy, timeout=15)
+async def ask(window: Desktop, text: str) -> None:
+    window.chat_page.prompt.setPlainText(text)
+    window.chat_page.send_prompt()
+    await until(
+        lambda: bool(window.chat_page.chat_view.answers()) and not window.chat.busy, timeout=15
+    )
 
 
 async def test_window_built_by_the_app_starts_on_transformers_with_an_engine_menu(
-    app_window: MainWindow,
+    app_window: App,
 ) -> None:
     backend = app_window.models.backend
     assert isinstance(backend, SwitchableBackend)
     assert isinstance(backend.current, TransformersBackend)
     assert app_window.engine_ui.engine_button.text() == "Engine: Transformers (in-process)"
-    menus = [action.text() for action in app_window.menuBar().actions()]
+    menus = [action.text() for action in app_window.shell.menuBar().actions()]
     assert "&Engine" in menus
     assert app_window.engine_ui.log_dock.isHidden()
 
@@ -157,7 +178,9 @@ async def test_embedded_ollama_is_the_default_lists_tags_loads_answers_and_logs(
     await until(lambda: engines.model_ids == ("qwen3:8b",) and not engines.busy, timeout=20)
     assert built.scripted.loaded is None  # the previous engine's model was unloaded
     assert "run by this app" in window.engine_ui.engine_button.text()
-    assert window.model_label.text().startswith("No model loaded  ·  engine: Ollama 0.12.0")
+    assert window.chat_page.model_label.text().startswith(
+        "No model loaded  ·  engine: Ollama 0.12.0"
+    )
     assert [dialog.model_list.item(i).text() for i in range(dialog.model_list.count())] == [
         "qwen3:8b"
     ]
@@ -166,10 +189,10 @@ async def test_embedded_ollama_is_the_default_lists_tags_loads_answers_and_logs(
     dialog.load_button.click()
     await until(lambda: window.models.loaded is not None and not window.models.loading)
     assert window.models.loaded is not None and window.models.loaded.engine == "ollama"
-    assert "served by Ollama 0.12.0 (run by this app)" in window.model_label.text()
+    assert "served by Ollama 0.12.0 (run by this app)" in window.chat_page.model_label.text()
     assert "qwen3:8b is loaded" in dialog.state.text()
     await ask(window, "What is 2+2?")
-    assert window.chat_view.answers()[-1].answer_text == "2+2 = 4."
+    assert window.chat_page.chat_view.answers()[-1].answer_text == "2+2 = 4."
 
     log_view = window.engine_ui.log_dock
     assert "Listening on 127.0.0.1:" in log_view.text.toPlainText()
@@ -228,7 +251,7 @@ async def test_crash_mid_answer_keeps_the_partial_answer_with_the_error_and_says
     engines.load("qwen3:dies")
     await until(lambda: window.models.loaded is not None and not window.models.loading)
     await ask(window, "What is 2+2?")
-    answer = window.chat_view.answers()[-1]
+    answer = window.chat_page.chat_view.answers()[-1]
     assert answer.error.isVisible()
     assert "Ollama engine" in answer.error.text()  # the C12 error, not a silent stop
     assert answer.thinking.isVisible()  # the thinking is kept
@@ -259,7 +282,7 @@ async def test_running_ollama_is_offered_c8_and_used_when_chosen(built: Built) -
         dialog.load_selected()
         await until(lambda: window.models.loaded is not None and not window.models.loading)
         await ask(window, "What is 2+2?")
-        assert window.chat_view.answers()[-1].answer_text == "2+2 = 4."
+        assert window.chat_page.chat_view.answers()[-1].answer_text == "2+2 = 4."
         assert engines.server is None  # nothing of ours was started
 
 
@@ -280,9 +303,9 @@ async def test_remote_server_key_goes_to_the_keyring_and_its_models_load(
         assert not any(KEY in p.read_text(errors="ignore") for p in files(tmp_path))
         dialog.load_selected()
         await until(lambda: window.models.loaded is not None and not window.models.loading)
-        assert f"served by Server at {url}" in window.model_label.text()
+        assert f"served by Server at {url}" in window.chat_page.model_label.text()
         await ask(window, "What is 2+2?")
-        assert window.chat_view.answers()[-1].answer_text == "It is 4."
+        assert window.chat_page.chat_view.answers()[-1].answer_text == "It is 4."
 
 
 async def test_without_a_keyring_the_key_is_refused_with_what_to_do(built: Built) -> None:
@@ -337,8 +360,8 @@ async def test_engine_change_is_refused_while_an_answer_streams(built: Built) ->
     window, engines = built.window()
     window.models.load_model("scripted-model")
     await until(lambda: window.models.loaded is not None)
-    window.prompt.setPlainText("Hello")
-    window.send_prompt()
+    window.chat_page.prompt.setPlainText("Hello")
+    window.chat_page.send_prompt()
     await until(lambda: window.chat.busy)
     engines.use_transformers()
     assert any("Stop it (Esc) before changing engine" in n for n in notices(window))

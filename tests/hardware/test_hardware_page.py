@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from qwen_desktop.core.machine import MachineReport
+from qwen_desktop.gui import App
 from qwen_desktop.hardware.advisor import scan_machine
 from qwen_desktop.hardware.ui.hardware_page import HardwarePage
-from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.polling import until
 
 pytestmark = pytest.mark.gui
@@ -100,41 +100,41 @@ def test_rescan_button_asks_for_a_scan(page: HardwarePage, qtbot: object) -> Non
 
 
 @pytest.fixture
-def window(app_window: MainWindow) -> MainWindow:
+def window(app_window: App) -> App:
     return app_window
 
 
 @pytest.mark.asyncio
-async def test_scan_fills_the_pages_and_rescan_refreshes(window: MainWindow) -> None:
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
+async def test_scan_fills_the_pages_and_rescan_refreshes(window: App) -> None:
+    assert [window.shell.tabs.tabText(i) for i in range(window.shell.tabs.count())] == [
         "Chat",
         "Models",
         "Downloads",
         "Library",
         "Hardware",
     ]
-    hardware_index = window.tabs.indexOf(window.hardware_page)
-    assert window.tabs.tabToolTip(hardware_index).endswith(f"(Ctrl+{hardware_index + 1})")
+    hardware_index = window.shell.tabs.indexOf(window.hardware_page)
+    assert window.shell.tabs.tabToolTip(hardware_index).endswith(f"(Ctrl+{hardware_index + 1})")
     window.hardware.scan()
     await until(lambda: window.hardware_page.machine is not None)
-    assert window.catalog_model.machine is window.hardware_page.machine
+    assert window.catalog.machine is window.hardware_page.machine
     assert window.models_page.current_variant() is not None  # the recommended one
     first = window.hardware_page.machine
     window.hardware_page.rescan_button.click()
     assert window.hardware.scanning
     await until(lambda: window.hardware_page.machine is not first)
     assert window.hardware_page.rescan_button.isEnabled()
-    assert window.catalog_model.machine is window.hardware_page.machine
+    assert window.catalog.machine is window.hardware_page.machine
 
 
 @pytest.mark.asyncio
-async def test_machine_panel_links_open_the_pages(window: MainWindow) -> None:
+async def test_machine_panel_links_open_the_pages(window: App) -> None:
     window.hardware.scan()
     await until(lambda: window.machine_panel.recommendations.count() > 0)
     window.machine_panel.hardware_link.linkActivated.emit("#")
-    assert window.tabs.currentWidget() is window.hardware_page
+    assert window.shell.tabs.currentWidget() is window.hardware_page
     window.machine_panel.task_combo.setCurrentIndex(1)  # code
     window.machine_panel.models_link.linkActivated.emit("#")
-    assert window.tabs.currentWidget() is window.models_page
+    assert window.shell.tabs.currentWidget() is window.models_page
     assert window.models_page.task_combo.currentData() == "code"
     await window.shutdown()

@@ -16,12 +16,11 @@ from qwen_desktop.core.settings import Settings, load_settings, save_settings
 from qwen_desktop.downloads.service import DownloadQueue
 from qwen_desktop.downloads.ui.downloads_controller import DownloadsController
 from qwen_desktop.engines.base import LoadedModel, ModelSpec
-from qwen_desktop.gui import build_window
+from qwen_desktop.gui import App, add_model_download, build_window
 from qwen_desktop.library.ui.library_model import Column, last_used_label
 from qwen_desktop.models.ui.catalog_model import CatalogFitModel
 from qwen_desktop.models.ui.model_download import ModelDownloadAction
 from qwen_desktop.models.ui.models_page import ModelsPage
-from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.hub_server import FakeHub, go_online
 from tests.fixtures.polling import until
 from tests.fixtures.scripted_backend import ScriptedBackend
@@ -32,7 +31,7 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(windows: Windows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MainWindow:
+def window(windows: Windows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> App:
     """The app's window with a models folder (non-ASCII) chosen in the settings, holding one
     Hugging Face model, and an imported GGUF file."""
     monkeypatch.delenv("QWEN_DESKTOP_MODELS_DIR", raising=False)
@@ -45,11 +44,11 @@ def window(windows: Windows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF" + b"\0" * 5000)
     win.library.library.import_path(gguf)
-    win.show()
+    win.shell.show()
     return win
 
 
-def _texts(win: MainWindow) -> dict[str, list[str]]:
+def _texts(win: App) -> dict[str, list[str]]:
     model = win.library_page.proxy
     return {
         model.index(r, Column.MODEL).data(): [
@@ -61,9 +60,9 @@ def _texts(win: MainWindow) -> dict[str, list[str]]:
 
 @pytest.mark.asyncio
 async def test_library_lists_opens_and_records_last_use(
-    window: MainWindow, monkeypatch: pytest.MonkeyPatch
+    window: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    tabs = [window.shell.tabs.tabText(i) for i in range(window.shell.tabs.count())]
     assert tabs.index("Library") == tabs.index("Downloads") + 1
     page = window.library_page
     assert "Modèles 模型" in page.folder_label.text()
@@ -80,7 +79,7 @@ async def test_library_lists_opens_and_records_last_use(
     assert rows["Qwen3-4B-Q4_K_M.gguf"][1:4] == ["Imported GGUF file", "gguf", "Q4_K_M"]
     assert page.summary.text().startswith("2 models, 1.5 MB")
     # The catalog marks the cached model installed, so the Models page offers no download.
-    catalog = window.catalog_model
+    catalog = window.catalog
     assert catalog.is_installed(catalog.catalog.get("qwen3-0.6b"))
     assert not catalog.is_installed(catalog.catalog.get("qwen3-8b"))
 
@@ -99,7 +98,7 @@ async def test_library_lists_opens_and_records_last_use(
     monkeypatch.setattr(window.models.backend, "load", load)
     page.open_button.click()
     expected = snapshot_of(window.library.folder, "Qwen/Qwen3-0.6B")
-    assert window.tabs.currentIndex() == window.CHAT_TAB
+    assert window.shell.tabs.currentWidget() is window.chat_page
     await until(lambda: loads == [expected], timeout=10)
     # The load is recorded by the app (not the file access time) and shown.
     await until(lambda: _texts(window)["Qwen/Qwen3-0.6B"][Column.LAST_USED] == "today")
@@ -109,7 +108,7 @@ async def test_library_lists_opens_and_records_last_use(
 
 
 @pytest.mark.asyncio
-async def test_delete_asks_first_naming_the_size(window: MainWindow) -> None:
+async def test_delete_asks_first_naming_the_size(window: App) -> None:
     page = window.library_page
     window.library.refresh()
     await until(lambda: page.model.rowCount() == 2, timeout=10)
@@ -138,7 +137,7 @@ async def test_delete_asks_first_naming_the_size(window: MainWindow) -> None:
 
 
 @pytest.mark.asyncio
-async def test_import_move_and_repoint(window: MainWindow, tmp_path: Path) -> None:
+async def test_import_move_and_repoint(window: App, tmp_path: Path) -> None:
     page = window.library_page
     folder = tmp_path / "Dossier importé"
     folder.mkdir()
@@ -191,7 +190,8 @@ async def test_models_page_download_shows_the_disk_refusal(
     downloads = DownloadsController(queue, load_catalog())
     page = ModelsPage(CatalogFitModel(load_catalog()))
     qtbot.addWidget(page)  # type: ignore[attr-defined]
-    action = ModelDownloadAction(page, downloads)
+    action = ModelDownloadAction(page)
+    add_model_download(action, downloads)
     page.show()
     assert not action.button.isEnabled()  # nothing selected
     page.engine_combo.setCurrentIndex(page.engine_combo.findData("transformers"))
@@ -216,7 +216,7 @@ async def test_models_page_download_shows_the_disk_refusal(
 
 
 @pytest.mark.asyncio
-async def test_the_engines_ollama_models_are_listed_once_it_is_chosen(window: MainWindow) -> None:
+async def test_the_engines_ollama_models_are_listed_once_it_is_chosen(window: App) -> None:
     from tests.fixtures.ollama_fake_server import FakeModel, running_fake_ollama
 
     page = window.library_page

@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QApplication
 from qwen_desktop.core.explanations import EngineFacts, ModelPlacement
 from qwen_desktop.core.samples import GpuSample, Sample
 from qwen_desktop.core.types import Usage
+from qwen_desktop.gui import App
 from qwen_desktop.hardware.live_gpu import NvmlReader
 from qwen_desktop.monitor.sampler import ResourceSampler
 from qwen_desktop.monitor.ui.monitor_controller import MonitorController
 from qwen_desktop.monitor.ui.monitor_dock import MonitorDock, MonitorSummary
-from qwen_desktop.shell.main_window import MainWindow
 from tests.fixtures.polling import until
 from tests.fixtures.recorded_resources import RTX_4090, RecordedNvml, RecordedPsutil
 
@@ -157,11 +157,11 @@ def test_summary_shows_the_figures_and_warns(controller: MonitorController, qtbo
     assert clicks == [True]
 
 
-def test_window_has_the_dock_hidden_and_samples_slowly_until_shown(app_window: MainWindow) -> None:
+def test_window_has_the_dock_hidden_and_samples_slowly_until_shown(app_window: App) -> None:
     dock, sampler = app_window.monitor_dock, app_window.monitor.sampler
     assert not dock.isVisible()
     assert sampler.interval_s == 5.0 and not sampler.paused
-    view = next(a for a in app_window.menuBar().actions() if a.text() == "&View")
+    view = next(a for a in app_window.shell.menuBar().actions() if a.text() == "&View")
     toggle = view.menu().actions()[0]
     assert toggle.text() == "&Monitor" and toggle.shortcut().toString() == "Ctrl+M"
     toggle.trigger()
@@ -170,18 +170,18 @@ def test_window_has_the_dock_hidden_and_samples_slowly_until_shown(app_window: M
     assert not dock.isVisible() and sampler.interval_s == 5.0
     app_window.monitor_summary.clicked.emit()
     assert dock.isVisible()
-    app_window.showMinimized()
+    app_window.shell.showMinimized()
     QApplication.processEvents()
-    if app_window.isMinimized():  # some platform plugins ignore minimising
+    if app_window.shell.isMinimized():  # some platform plugins ignore minimising
         assert sampler.paused
-        app_window.showNormal()
+        app_window.shell.showNormal()
         QApplication.processEvents()
         assert not sampler.paused
 
 
 @pytest.mark.asyncio
-async def test_the_window_samples_this_machine_with_the_real_psutil(app_window: MainWindow) -> None:
-    app_window.show_monitor()
+async def test_the_window_samples_this_machine_with_the_real_psutil(app_window: App) -> None:
+    app_window.shell.show_dock(app_window.monitor_dock)
     app_window.monitor.start()
     await until(lambda: len(app_window.monitor.history) >= 1, timeout=10)
     sample = app_window.monitor.history.latest
@@ -193,7 +193,7 @@ async def test_the_window_samples_this_machine_with_the_real_psutil(app_window: 
 
 
 def test_the_window_feeds_the_monitor_with_the_model_and_the_answer(
-    app_window: MainWindow,
+    app_window: App,
 ) -> None:
     from qwen_desktop.core.types import BackendCapabilities
     from qwen_desktop.engines.base import LoadedModel
@@ -234,7 +234,7 @@ def test_the_window_feeds_the_monitor_with_the_model_and_the_answer(
     assert "12.5 tokens/s" in app_window.monitor_dock.health.text()
 
 
-def test_the_embedded_engines_memory_is_sampled_apart(app_window: MainWindow) -> None:
+def test_the_embedded_engines_memory_is_sampled_apart(app_window: App) -> None:
     sampler = app_window.monitor.sampler
     assert sampler.sample().engine_rss_bytes is None  # Transformers runs in the app itself
 

@@ -26,7 +26,7 @@ async def test_a_disposed_window_leaves_no_widget_behind(
     widgets_before = len(QApplication.allWidgets())
     kept = Windows()
     window = kept.keep(build_window(AppPaths(tmp_path, tmp_path, tmp_path / "models")))
-    window.show()
+    window.shell.show()
     assert len(QApplication.allWidgets()) > widgets_before + 100  # a real window was built
     await kept.dispose_all()
     assert window not in main_windows_alive()

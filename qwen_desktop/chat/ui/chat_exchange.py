@@ -12,8 +12,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QWidget
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QWidget
 
+from qwen_desktop.chat.ui.chat_page import ChatPage
 from qwen_desktop.chat.ui.conversation_controller import ConversationController
 
 JSON_FILTER = "qwen-desktop export (*.json)"
@@ -39,49 +42,67 @@ def file_stem(title: str) -> str:
     return re.sub(r"\s+", " ", stem)[:80] or "chat"
 
 
-class ChatExchange:
-    """Export and import actions for the window's chats (the Chats menu and the sidebar).
+class ChatExchange(QObject):
+    """Export and import actions for the page's chats (the Chats menu and the sidebar).
 
     Args:
-        window: The main window (its ``chat`` controller, ``chat_view`` and status bar).
+        page: The Chat page (its controller, sidebar, transcript and status messages).
         save_dialog, open_dialog: File dialogs (replaceable in tests).
 
+    :attr:`menu_actions` are the menu's entries, separators included, in order: the composition
+    root puts them in the Chats menu and calls :meth:`refresh_actions` before it shows.
     Each action returns the file written or read, or None when cancelled or refused (the
     reason is shown in the chat).
     """
 
     def __init__(
         self,
-        window: QMainWindow,
+        page: ChatPage,
         save_dialog: SaveDialog = _save_dialog,
         open_dialog: OpenDialog = _open_dialog,
     ) -> None:
-        self.window = window
-        self.chat: ConversationController = window.chat  # type: ignore[attr-defined]
+        super().__init__(page)
+        self.page = page
+        self.chat: ConversationController = page.chat
         self.save_dialog = save_dialog
         self.open_dialog = open_dialog
-        menu = window.menuBar().addMenu("&Chats")
-        menu.addAction("New chat (Ctrl+N)", window.new_chat)  # type: ignore[attr-defined]
-        menu.addSeparator()
-        self.markdown_action = menu.addAction(
-            "Export this chat as Markdown…", lambda: self.export_current("markdown")
+        self.markdown_action = self._action(
+            self.tr("Export this chat as &Markdown…"), lambda: self.export_current("markdown")
         )
-        self.json_action = menu.addAction(
-            "Export this chat as JSON…", lambda: self.export_current("json")
+        self.json_action = self._action(
+            self.tr("Export this chat as &JSON…"), lambda: self.export_current("json")
         )
-        self.all_action = menu.addAction("Export all chats as JSON…", self.export_all)
-        menu.addSeparator()
-        self.import_action = menu.addAction("Import chats (JSON)…", self.import_file)
-        menu.aboutToShow.connect(self._refresh_actions)
-        sidebar = window.sidebar  # type: ignore[attr-defined]
-        sidebar.export_requested.connect(self._on_sidebar_export_requested)
+        self.all_action = self._action(self.tr("Export &all chats as JSON…"), self.export_all)
+        self.import_action = self._action(self.tr("&Import chats (JSON)…"), self.import_file)
+        self.menu_actions: list[QAction] = [
+            page.new_chat_action,
+            self._separator(),
+            self.markdown_action,
+            self.json_action,
+            self.all_action,
+            self._separator(),
+            self.import_action,
+        ]
+        page.sidebar.export_requested.connect(self._on_sidebar_export_requested)
+        self.refresh_actions()
+
+    def _action(self, text: str, slot: Callable[[], object]) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        return action
+
+    def _separator(self) -> QAction:
+        separator = QAction(self)
+        separator.setSeparator(True)
+        return separator
 
     def _on_sidebar_export_requested(self, conversation_id: int, fmt: str) -> None:
-        model = self.window.conversation_model  # type: ignore[attr-defined]
+        model = self.page.conversation_model
         record = model.conversation_at(model.row_of(conversation_id))
         self.export(conversation_id, (record.title if record is not None else "") or "chat", fmt)
 
-    def _refresh_actions(self) -> None:
+    def refresh_actions(self) -> None:
+        """Enable what can be done now (export needs a chat, import a history)."""
         has_current = self.chat.current is not None
         for action in (self.markdown_action, self.json_action):
             action.setEnabled(has_current)
@@ -89,7 +110,7 @@ class ChatExchange:
         self.import_action.setEnabled(self.chat.store is not None)
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self.window.chat_view.add_notice(text, error=error)  # type: ignore[attr-defined]
+        self.page.add_notice(text, error)
 
     def export_current(self, fmt: str) -> Path | None:
         """Export the chat on screen (``markdown`` or ``json``)."""
@@ -103,9 +124,7 @@ class ChatExchange:
         """Export one conversation to a file the user picks."""
         markdown = fmt == "markdown"
         suffix, name_filter = (".md", "Markdown (*.md)") if markdown else (".json", JSON_FILTER)
-        chosen = self.save_dialog(
-            self.window, "Export chat", file_stem(title) + suffix, name_filter
-        )
+        chosen = self.save_dialog(self.page, "Export chat", file_stem(title) + suffix, name_filter)
         if not chosen:
             return None
         text = (
@@ -122,7 +141,7 @@ class ChatExchange:
             self._say("There are no chats to export yet.", error=True)
             return None
         chosen = self.save_dialog(
-            self.window,
+            self.page,
             "Export all chats",
             "qwen-desktop chats.json",
             JSON_FILTER,
@@ -146,12 +165,12 @@ class ChatExchange:
                 error=True,
             )
             return None
-        self.window.statusBar().showMessage(f"Exported to {path}.", 6000)
+        self.page.status_message.emit(f"Exported to {path}.", 6000)
         return path
 
     def import_file(self) -> Path | None:
         """Import chats from a qwen-desktop JSON export the user picks (all or nothing)."""
-        chosen = self.open_dialog(self.window, "Import chats", f"{JSON_FILTER};;All files (*)")
+        chosen = self.open_dialog(self.page, "Import chats", f"{JSON_FILTER};;All files (*)")
         if not chosen:
             return None
         path = Path(chosen)
@@ -164,7 +183,7 @@ class ChatExchange:
         if not imported:
             return None  # store_failed said what is wrong with the file
         count = len(imported)
-        self.window.statusBar().showMessage(
+        self.page.status_message.emit(
             f"Imported {count} chat{'s' if count != 1 else ''} from {path.name}.", 6000
         )
         return path

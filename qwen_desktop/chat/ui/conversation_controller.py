@@ -73,21 +73,20 @@ class ConversationController(QObject):
         thinking_received(str): New thinking text.
         thinking_reclassified(str): Text shown as answer was thinking: move it.
         answer_received(str): New answer text.
-        turn_finished(object): The answer ended normally; the argument is its ``Usage``.
+        turn_finished(Usage): The answer ended normally, with its token counts and timings.
         turn_stopped(): The user stopped the answer (the partial answer is saved).
         turn_failed(str, str): The answer failed: message, action (partial text is saved).
         send_refused(str, str): Nothing was sent or saved: message, action (text stays in the box).
         busy_changed(bool): A turn started (True) or ended (False).
-        message_added(object): A ``MessageRecord`` was saved (user message or answer row).
-        message_updated(object): A saved ``MessageRecord`` changed (edited user message).
-        message_finished(object): The answer's final ``MessageRecord`` (any status).
+        message_added(MessageRecord): A message was saved (user message or answer row).
+        message_updated(MessageRecord): A saved message changed (edited user message).
+        message_finished(MessageRecord): The answer's final record (any status).
         messages_removed(int, int): Messages of the current conversation from this position on
             were deleted (position, count).
-        conversation_opened(object, object): The current conversation changed: its
-            ``ConversationRecord`` (None: a new chat not saved yet) and its last page of
-            ``MessageRecord``.
+        conversation_opened(ConversationRecord, list): The current conversation changed: its
+            record (None: a new chat not saved yet) and its last page of ``MessageRecord``.
         conversations_changed(): The list of conversations changed (new, renamed, deleted, …).
-        context_changed(object): A new ``ContextReading`` for the meter (None: nothing to
+        context_changed(ContextReading): A new reading for the meter (None: nothing to
             measure: no model or no history).
         store_failed(str, str): The chat history failed: message, action.
     """
@@ -96,18 +95,18 @@ class ConversationController(QObject):
     thinking_received = Signal(str)
     thinking_reclassified = Signal(str)
     answer_received = Signal(str)
-    turn_finished = Signal(object)
+    turn_finished = Signal(Usage)
     turn_stopped = Signal()
     turn_failed = Signal(str, str)
     send_refused = Signal(str, str)
     busy_changed = Signal(bool)
-    message_added = Signal(object)
-    message_updated = Signal(object)
-    message_finished = Signal(object)
+    message_added = Signal(MessageRecord)
+    message_updated = Signal(MessageRecord)
+    message_finished = Signal(MessageRecord)
     messages_removed = Signal(int, int)
-    conversation_opened = Signal(object, object)
+    conversation_opened = Signal(ConversationRecord, list)
     conversations_changed = Signal()
-    context_changed = Signal(object)
+    context_changed = Signal(ContextReading)
     store_failed = Signal(str, str)
 
     def __init__(

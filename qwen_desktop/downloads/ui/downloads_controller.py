@@ -13,12 +13,12 @@ class DownloadsController(QObject):
     """Adds, pauses, resumes and cancels downloads; reports every change of a job.
 
     Signals:
-        job_changed(object): A :class:`~qwen_desktop.downloads.service.DownloadJob` changed
+        job_changed(DownloadJob): A :class:`~qwen_desktop.downloads.service.DownloadJob` changed
             (state or progress; progress is throttled by the downloader, 4 per second at most).
         request_refused(str, str): A download could not be queued (message, action).
     """
 
-    job_changed = Signal(object)
+    job_changed = Signal(DownloadJob)
     request_refused = Signal(str, str)
 
     def __init__(self, queue: DownloadQueue, catalog: Catalog, parent: QObject | None = None):

@@ -11,22 +11,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QKeySequence
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
-    QMainWindow,
     QPlainTextEdit,
     QPushButton,
-    QStatusBar,
     QVBoxLayout,
     QWidget,
 )
 
-from qwen_desktop.engines.base import LoadedModel
 from qwen_desktop.engines.engine_choice import EngineStatus
 from qwen_desktop.engines.ollama_logs import RING_LINES
 from qwen_desktop.engines.ollama_server import ServerEvent
@@ -97,49 +92,47 @@ class EngineLogDock(QDockWidget):
             self.where.setText(f"Full log: {where}")
 
 
-class EngineUi:
-    """Puts the engine controls into ``window`` (see the module docstring).
+class EngineUi(QObject):
+    """The engine's controls (see the module docstring), for the composition root to place.
 
     Args:
-        window: The main window: the engine button goes in its status bar, the log dock beside it.
         engines: The engine controller.
-        model_label: The chat header's label naming the loaded model.
-        notify: Shows a notice ``(text, is_error)`` where the user reads the chat.
+        parent: The window (the Engine dialog's parent).
+
+    Attributes:
+        log_dock: The engine log dock (hidden at first; ``log_action`` toggles it).
+        engine_button: The status bar's engine button.
+        choose_action, log_action: The Engine menu's actions (Ctrl+E, Ctrl+L).
+
+    Signals:
+        notice(str, bool): Something to say where the user reads the chat: text, is an error.
+        status_message(str, int): A status-bar message and how long it stays (ms).
     """
 
-    def __init__(
-        self,
-        window: QMainWindow,
-        engines: EngineController,
-        model_label: QLabel,
-        notify: Callable[[str, bool], object],
-    ) -> None:
-        self.window = window
+    notice = Signal(str, bool)
+    status_message = Signal(str, int)
+
+    def __init__(self, engines: EngineController, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
         self.engines = engines
-        self.model_label = model_label
-        self.notify = notify
         self.dialog: EngineDialog | None = None
-        self.log_dock = EngineLogDock(engines, window)
-        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
-        self.log_dock.hide()
+        self.log_dock = EngineLogDock(engines, parent)
         self.engine_button = QPushButton()
         self.engine_button.setObjectName("engineButton")
         self.engine_button.setFlat(True)
-        self.engine_button.setToolTip("The engine that runs the models; click to change (Ctrl+E)")
+        self.engine_button.setToolTip(
+            self.tr("The engine that runs the models; click to change (Ctrl+E)")
+        )
         self.engine_button.clicked.connect(self.open_dialog)
-        self.status_bar.addPermanentWidget(self.engine_button)
-        menu = window.menuBar().addMenu("&Engine")
-        choose = menu.addAction("&Choose engine…")
-        choose.setShortcut(QKeySequence("Ctrl+E"))
-        choose.triggered.connect(self.open_dialog)
-        toggle = self.log_dock.toggleViewAction()
-        toggle.setText("Engine &log")
-        toggle.setShortcut(QKeySequence("Ctrl+L"))
-        menu.addAction(toggle)
+        self.choose_action = QAction(self.tr("&Choose engine…"), self)
+        self.choose_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.choose_action.triggered.connect(self.open_dialog)
+        self.log_action = self.log_dock.toggleViewAction()
+        self.log_action.setText(self.tr("Engine &log"))
+        self.log_action.setShortcut(QKeySequence("Ctrl+L"))
         self._show_engine(engines.label)
-        models = engines.models
-        models.model_loaded.connect(self._on_models_model_loaded)  # after the window's slot
-        models.engine_changed.connect(self._on_models_engine_changed)
+        engines.models.engine_changed.connect(self._on_models_engine_changed)
         engines.server_event.connect(self._on_engines_server_event)
         engines.engine_failed.connect(self._on_engines_engine_failed)
         engines.busy_changed.connect(self._on_engines_busy_changed)
@@ -147,15 +140,10 @@ class EngineUi:
         self.offered_running: str | None = None
         """The URL of a running Ollama the chat offered (case C8), once per address."""
 
-    @property
-    def status_bar(self) -> QStatusBar:
-        """The window's status bar."""
-        return self.window.statusBar()
-
     def open_dialog(self) -> EngineDialog:
         """Show the Engine dialog (probing what can run the first time)."""
         if self.dialog is None:
-            self.dialog = EngineDialog(self.engines, self.window)
+            self.dialog = EngineDialog(self.engines, self.parent_widget)
         if self.engines.status is None and not self.engines.busy:
             self.engines.probe()
         self.dialog.show()
@@ -170,23 +158,18 @@ class EngineUi:
     def _show_engine(self, label: str) -> None:
         self.engine_button.setText(f"Engine: {label}")
 
-    def _on_models_model_loaded(self, loaded: LoadedModel) -> None:
-        self.model_label.setText(f"{self.model_label.text()}  ·  served by {self.engines.label}")
-        self.model_label.setToolTip(f"{loaded.name} runs on {self.engines.label}.")
-
     def _on_models_engine_changed(self, label: str) -> None:
         self._show_engine(label)
-        self.model_label.setText(f"No model loaded  ·  engine: {label}")
-        self.notify(
+        self.notice.emit(
             f"Models now run on {label}. Choose a model in the Engine dialog (Ctrl+E).", False
         )
-        self.status_bar.showMessage(f"Engine: {label}.", 6000)
+        self.status_message.emit(f"Engine: {label}.", 6000)
 
     def _on_engines_server_event(self, event: ServerEvent) -> None:
-        self.status_bar.showMessage(event.message, 10000)
+        self.status_message.emit(event.message, 10000)
         gpu_unused = event.kind == "compute" and self.engines.gpu_warning is not None
         if event.kind in NOTICE_KINDS or gpu_unused:
-            self.notify(
+            self.notice.emit(
                 f"{event.message} (Engine → Engine log shows its output.)",
                 event.kind in ERROR_KINDS or gpu_unused,
             )
@@ -196,13 +179,13 @@ class EngineUi:
         if running.state != "ollama" or self.offered_running == running.url:
             return
         self.offered_running = running.url
-        self.notify(
+        self.notice.emit(
             f"{running.offer} Choose “Your running Ollama” in the Engine dialog (Ctrl+E).", False
         )
 
     def _on_engines_engine_failed(self, message: str, action: str) -> None:
-        self.notify(f"The engine was not changed: {message} {action}", True)
-        self.status_bar.showMessage("The engine was not changed.", 6000)
+        self.notice.emit(f"The engine was not changed: {message} {action}", True)
+        self.status_message.emit("The engine was not changed.", 6000)
 
     def _on_engines_busy_changed(self, busy: bool) -> None:
         if busy:

@@ -22,13 +22,13 @@ class ModelController(QObject):
 
     Signals:
         load_started(str): Loading a model with this display name began.
-        model_loaded(object): The ``LoadedModel`` is ready.
+        model_loaded(LoadedModel): The model is ready.
         load_failed(str, str): Loading failed: message, action. The previous model stays loaded.
         engine_changed(str): Another engine (this label) serves models now; nothing is loaded.
     """
 
     load_started = Signal(str)
-    model_loaded = Signal(object)
+    model_loaded = Signal(LoadedModel)
     load_failed = Signal(str, str)
     engine_changed = Signal(str)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from qwen_desktop.core.machine import MachineReport
-from qwen_desktop.hardware.advisor import advise, scan_machine
+from qwen_desktop.hardware.advisor import Advice, advise, scan_machine
 from qwen_desktop.uikit.tasks import TaskGroup
 
 
@@ -17,14 +17,14 @@ class HardwareController(QObject):
 
     Signals:
         scan_started(): A scan began (a rescan keeps the previous report until it ends).
-        scan_finished(object): The ``MachineReport``.
-        advice_ready(object): An ``Advice`` for the current task.
+        scan_finished(MachineReport): This machine's report.
+        advice_ready(Advice): The recommendations for the current task.
         scan_failed(str): The scan could not run (the probe itself never raises; this is a bug).
     """
 
     scan_started = Signal()
-    scan_finished = Signal(object)
-    advice_ready = Signal(object)
+    scan_finished = Signal(MachineReport)
+    advice_ready = Signal(Advice)
     scan_failed = Signal(str)
 
     def __init__(self, models_dir: Path, parent: QObject | None = None) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from qwen_desktop.core.machine import GpuInfo, MachineReport
 from qwen_desktop.core.units import format_bytes
+from qwen_desktop.hardware.ui.hardware_controller import HardwareController
 
 NO_SOURCE = "—"
 
@@ -35,13 +36,19 @@ def _yes_no(value: bool) -> str:
 class HardwarePage(QWidget):
     """A tree of the :class:`MachineReport`: Item | Value | Source, grouped by section.
 
+    Args:
+        controller: The scan it shows and restarts ("Rescan"); None: shown by calling
+            :meth:`show_machine` (tests, profiles).
+
     Signals:
         rescan_requested(): The user pressed "Rescan".
     """
 
     rescan_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: HardwareController | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("hardwarePage")
         self.machine: MachineReport | None = None
@@ -86,6 +93,11 @@ class HardwarePage(QWidget):
         layout.addWidget(self.notes)
         self.rescan_button.clicked.connect(self._on_rescan_button_clicked)
         self.copy_button.clicked.connect(self.copy_json)
+        if controller is not None:
+            controller.scan_started.connect(self.set_scanning)
+            controller.scan_finished.connect(self.show_machine)
+            controller.scan_failed.connect(self.show_failure)
+            self.rescan_requested.connect(controller.scan)
 
     # -- slots ----------------------------------------------------------------------------------
 

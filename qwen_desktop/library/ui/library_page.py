@@ -64,10 +64,10 @@ class LibraryPage(QWidget):
     """The page over a :class:`LibraryController` (no library logic here).
 
     Signals:
-        open_requested(object): Open this model folder (:class:`~pathlib.Path`) in the chat.
+        open_requested(Path): Open this model folder in the chat.
     """
 
-    open_requested = Signal(object)
+    open_requested = Signal(Path)
 
     def __init__(self, controller: LibraryController, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -1,9 +1,12 @@
-"""The Models page's Download action: queue the selected catalog variant when not installed.
+"""The Models page's Download action: ask for the selected catalog variant when not installed.
 
 Kept apart from ``models/ui/models_page.py`` (already long): :class:`ModelDownloadAction` adds a
 "Download" button to the page's filter row, a "Download" row action (right click) on the table,
 and a note under the recommendation that says what was queued, why a request was refused, or
 why a download asked from here failed (case C9: ``"… needs 16.4 GB, 2.0 GiB free on …"``).
+It knows no downloads page or controller: the composition root connects
+``download_requested`` to the download queue and the queue's signals to :meth:`show_refusal`
+and :meth:`show_job`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from qwen_desktop.core.catalog import Variant
 from qwen_desktop.downloads.service import DownloadJob
-from qwen_desktop.downloads.ui.downloads_controller import DownloadsController
 from qwen_desktop.models.ui.models_page import ModelsPage
 
 
@@ -23,16 +25,15 @@ class ModelDownloadAction(QObject):
 
     Args:
         page: The Models page (its top widget's first layout is the filter row).
-        downloads: Where requests are queued.
 
     Signals:
-        download_requested(str, str, object): Variant id, format (``safetensors`` or
-            ``gguf``), GGUF quantization or ``None``.
+        download_requested(str, str, str): Variant id, format (``safetensors`` or ``gguf``),
+            GGUF quantization ("" for none).
     """
 
-    download_requested = Signal(str, str, object)
+    download_requested = Signal(str, str, str)
 
-    def __init__(self, page: ModelsPage, downloads: DownloadsController) -> None:
+    def __init__(self, page: ModelsPage) -> None:
         super().__init__(page)
         self.page = page
         self.button = QPushButton("Download")
@@ -55,11 +56,6 @@ class ModelDownloadAction(QObject):
         page.quant_combo.currentIndexChanged.connect(self._update)
         page.model.modelReset.connect(self._update)
         page.model.dataChanged.connect(self._update)
-        self.download_requested.connect(downloads.add)
-        downloads.request_refused.connect(
-            lambda message, action: self.show_note(f"{message} {action}".strip())
-        )
-        downloads.job_changed.connect(self._on_downloads_job_changed)
         self._update()
 
     def choice(self, variant: Variant) -> tuple[str, str | None]:
@@ -77,14 +73,19 @@ class ModelDownloadAction(QObject):
         fmt, quant = self.choice(variant)
         self._requested.add(variant.id)
         self.show_note(f"Queued {variant.display_name} ({_what(fmt, quant)}): see Downloads.")
-        self.download_requested.emit(variant.id, fmt, quant)
+        self.download_requested.emit(variant.id, fmt, quant or "")
 
     def show_note(self, text: str) -> None:
         """Show ``text`` under the recommendation line (hidden when empty)."""
         self.note.setText(text)
         self.note.setVisible(bool(text))
 
-    def _on_downloads_job_changed(self, job: DownloadJob) -> None:
+    def show_refusal(self, message: str, action: str) -> None:
+        """A download request was refused: say why (message, action)."""
+        self.show_note(f"{message} {action}".strip())
+
+    def show_job(self, job: DownloadJob) -> None:
+        """A download changed: a failed or finished one asked from here is said in the note."""
         if job.model_id not in self._requested:
             return
         if job.state == "failed":
