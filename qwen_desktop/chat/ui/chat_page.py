@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -40,6 +39,7 @@ from qwen_desktop.chat.ui.conversation_controller import ConversationController
 from qwen_desktop.chat.ui.conversation_model import ConversationListModel
 from qwen_desktop.chat.ui.conversation_sidebar import ConversationSidebar
 from qwen_desktop.chat.ui.image_attachments import AttachmentStrip, vision_offer
+from qwen_desktop.chat.ui.model_row import ModelRow
 from qwen_desktop.chat.ui.prompt_edit import PromptEdit
 from qwen_desktop.chat.ui.system_prompt_picker import SystemPromptPicker
 from qwen_desktop.core.catalog import Catalog
@@ -47,7 +47,6 @@ from qwen_desktop.core.conversation import thinking_switch_reason
 from qwen_desktop.core.errors import QwenDesktopError
 from qwen_desktop.core.storage import ConversationRecord, MessageRecord
 from qwen_desktop.core.types import ThinkingKind, Usage
-from qwen_desktop.core.units import format_bytes
 from qwen_desktop.engines.base import LoadedModel
 from qwen_desktop.engines.ui.model_controller import ModelController
 
@@ -121,9 +120,8 @@ class ChatPage(QWidget):
         self.send_button = QPushButton(self.tr("Send"))
         self.send_button.setObjectName("sendButton")
         self.send_button.setDefault(True)
-        self.model_label = QLabel(self.tr("No model loaded"))
-        self.model_label.setObjectName("modelLabel")
-        self.open_button = QPushButton(self.tr("Open model folder…"))
+        self.model_row = ModelRow(self.models)
+        self.model_label, self.open_button = self.model_row.label, self.model_row.open_button
         self.think_switch = QCheckBox(self.tr("Think before answering"))
         self.think_switch.setChecked(True)
         self.think_switch.setEnabled(False)
@@ -148,16 +146,8 @@ class ChatPage(QWidget):
         self.addAction(self.new_chat_action)  # the shortcut works with or without a menu
 
     def _header(self) -> QVBoxLayout:
-        """The rows above the chat: the model and its folder button; prompt, thinking, settings."""
-        # Two rows, so that a long model label or a narrow window never pushes the controls
-        # (or the Send button below) out of the window: the label gives way and is clipped,
-        # its tooltip keeps the whole text.
-        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.model_label.setMinimumWidth(120)
-        model_row = QHBoxLayout()
-        model_row.addWidget(QLabel(self.tr("Model:")))
-        model_row.addWidget(self.model_label, 1)
-        model_row.addWidget(self.open_button)
+        """The rows above the chat: the model and its folder button; prompt, thinking, settings
+        (two rows, so that a narrow window never pushes the controls out of it)."""
         options_row = QHBoxLayout()
         options_row.addWidget(self.system_prompts)
         options_row.addStretch(1)
@@ -165,7 +155,7 @@ class ChatPage(QWidget):
         options_row.addWidget(self.chat_settings)
         top = QVBoxLayout()
         top.setSpacing(4)
-        top.addLayout(model_row)
+        top.addWidget(self.model_row)
         top.addLayout(options_row)
         return top
 
@@ -215,7 +205,6 @@ class ChatPage(QWidget):
         self.prompt.textChanged.connect(self._meter_timer.start)
         self.prompt.images_received.connect(self.attachments.add)
         self.send_button.clicked.connect(self._on_send_button_clicked)
-        self.open_button.clicked.connect(self._on_open_button_clicked)
         self.new_history_button.clicked.connect(self._on_new_history_button_clicked)
         self.new_chat_action.triggered.connect(self.new_chat)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, chat.stop)
@@ -248,7 +237,6 @@ class ChatPage(QWidget):
         models.load_started.connect(self._on_models_load_started)
         models.model_loaded.connect(self._on_models_model_loaded)
         models.load_failed.connect(self._on_models_load_failed)
-        models.engine_changed.connect(self._on_models_engine_changed)
 
     # -- the streamed answer ----------------------------------------------------------------
 
@@ -433,11 +421,6 @@ class ChatPage(QWidget):
         else:
             self.send_prompt()
 
-    def _on_open_button_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, self.tr("Open a Qwen model folder"))
-        if folder:
-            self.models.load_folder(Path(folder))
-
     def _on_system_prompts_prompt_chosen(self, text: str) -> None:
         if not self.chat.set_system_prompt(text):
             current = self.chat.current
@@ -532,23 +515,10 @@ class ChatPage(QWidget):
     # -- the model's events -----------------------------------------------------------------
 
     def _on_models_load_started(self, name: str) -> None:
-        loading = self.tr("Loading {name}…").format(name=name)
-        self.model_label.setText(loading)
-        self.open_button.setEnabled(False)
-        self.status_message.emit(loading, 0)
+        self.status_message.emit(self.tr("Loading {name}…").format(name=name), 0)
 
     def _on_models_model_loaded(self, loaded: LoadedModel) -> None:
-        self.open_button.setEnabled(True)
         kind = loaded.capabilities.thinking_kind
-        size = format_bytes(loaded.weights_bytes)
-        text = f"{loaded.name}  ·  {loaded.device} {loaded.dtype}  ·  {size}"
-        engine = self.models.engine_label
-        if engine is not None:
-            text += "  ·  " + self.tr("served by {engine}").format(engine=engine)
-            self.model_label.setToolTip(
-                self.tr("{name} runs on {engine}.").format(name=loaded.name, engine=engine)
-            )
-        self.model_label.setText(text)
         self.think_switch.setEnabled(kind is ThinkingKind.HYBRID)
         self.think_switch.setChecked(kind is not ThinkingKind.INSTRUCT_ONLY)
         self.think_switch.setToolTip(thinking_switch_reason(kind))
@@ -573,9 +543,6 @@ class ChatPage(QWidget):
         self._offer_vision()
 
     def _on_models_load_failed(self, message: str, action: str) -> None:
-        self.open_button.setEnabled(True)
-        loaded = self.models.loaded
-        self.model_label.setText(loaded.name if loaded else self.tr("No model loaded"))
         self.add_notice(
             self.tr("Could not load the model: {message} {action}")
             .format(message=message, action=action)
@@ -583,11 +550,6 @@ class ChatPage(QWidget):
             error=True,
         )
         self.status_message.emit(self.tr("Loading failed."), 0)
-
-    def _on_models_engine_changed(self, label: str) -> None:
-        self.model_label.setText(
-            self.tr("No model loaded  ·  engine: {engine}").format(engine=label)
-        )
 
     # -- images -----------------------------------------------------------------------------
 
