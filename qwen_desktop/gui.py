@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSocketNotifier, Qt, QTimer
 from PySide6.QtGui import QIcon, QKeySequence
@@ -37,13 +38,12 @@ from qwen_desktop.downloads.service import ACTIVE_STATES, QUEUE_FILE_NAME, Downl
 from qwen_desktop.downloads.ui.downloads_controller import DownloadsController
 from qwen_desktop.downloads.ui.downloads_panel import DownloadsPanel
 from qwen_desktop.engines.base import LoadedModel
+from qwen_desktop.engines.deferred import DeferredBackend, transformers_backend
 from qwen_desktop.engines.service import TRANSFORMERS_LABEL, SwitchableBackend
-from qwen_desktop.engines.transformers_backend import TransformersBackend
 from qwen_desktop.engines.ui.engine_controller import EngineController
 from qwen_desktop.engines.ui.engine_ui import EngineUi
 from qwen_desktop.engines.ui.model_controller import ModelController
 from qwen_desktop.engines.versions import engine_versions
-from qwen_desktop.hardware.advisor import latest_measurements
 from qwen_desktop.hardware.ui.hardware_controller import HardwareController
 from qwen_desktop.hardware.ui.hardware_page import HardwarePage
 from qwen_desktop.library.service import LIBRARY_FILE_NAME, ModelLibrary, hub_cache_dir
@@ -58,6 +58,7 @@ from qwen_desktop.monitor.sampler import ResourceSampler
 from qwen_desktop.monitor.ui.monitor_controller import MonitorController
 from qwen_desktop.monitor.ui.monitor_dock import MonitorDock, MonitorSummary, WindowWatcher
 from qwen_desktop.shell.main_window import MainWindow
+from qwen_desktop.uikit.first_paint import FirstPaint
 from qwen_desktop.uikit.loop import install_asyncgen_hooks, new_qt_event_loop
 from qwen_desktop.uikit.style import apply_style
 
@@ -242,6 +243,14 @@ def add_model_download(action: ModelDownloadAction, downloads: DownloadsControll
     downloads.job_changed.connect(action.show_job)
 
 
+def _latest_measurements(*args: Any, **kwargs: Any) -> Any:
+    """``hardware.advisor.latest_measurements``, imported when the Models page first needs it
+    (the advisor brings the probes: they load after the first paint)."""
+    from qwen_desktop.hardware.advisor import latest_measurements
+
+    return latest_measurements(*args, **kwargs)
+
+
 def build_window(paths: AppPaths) -> App:
     """Build the window and every feature (the composition of the GUI).
 
@@ -250,12 +259,12 @@ def build_window(paths: AppPaths) -> App:
     window starts on the in-process Transformers engine; :meth:`App.start` then applies the
     default engine unless a model folder was given.
     """
-    backend = SwitchableBackend(TransformersBackend(), TRANSFORMERS_LABEL)
+    backend = SwitchableBackend(DeferredBackend(transformers_backend), TRANSFORMERS_LABEL)
     store, store_error = open_store(paths.data_dir)
     chat = ConversationController(backend, store, store_error=store_error)
     models = ModelController(backend)
     hardware = HardwareController(hub_cache_dir(paths.config_dir))  # free disk where models go
-    catalog = CatalogFitModel(load_catalog(), measurements=latest_measurements)
+    catalog = CatalogFitModel(load_catalog(), measurements=_latest_measurements)
     desktop = compose(chat, models, hardware, catalog)
     shell = desktop.shell
 
@@ -438,10 +447,13 @@ def run_window(argv: Sequence[str]) -> int:
     app.lastWindowClosed.connect(closed.set)
     window.closing.connect(closed.set)  # Quit, even with another top-level window open
     _close_on_signals(window)
+    painted = asyncio.Event()
+    FirstPaint(window, lambda _seconds: painted.set())
     window.show()
 
     async def main() -> None:
         install_asyncgen_hooks(asyncio.get_running_loop())
+        await painted.wait()  # start-up work begins once the window is on screen
         app_parts.start(args.model)
         if args.quit_after is not None:
             QTimer.singleShot(max(0, round(args.quit_after * 1000)), window.close)

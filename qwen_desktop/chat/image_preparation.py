@@ -27,12 +27,14 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from qwen_desktop.core.images import DEFAULT_BUDGET, ImageError, PixelBudget, fit_to_budget
 from qwen_desktop.core.images import token_cost as _token_cost
 from qwen_desktop.core.storage import ImageInput
+
+if TYPE_CHECKING:  # Pillow loads with the first image: the window paints first
+    from PIL import Image
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 """Largest file accepted (50 MiB): larger than any photo a phone takes (about 10–25 MB for a
@@ -132,6 +134,8 @@ def prepare_image(
     Raises:
         ImageError: Not an image, too large, broken or of an unsupported format.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     _check_file_size(name, len(data))
     if not data:
         raise ImageError(f"{name} is empty.", "Attach an image file (PNG, JPEG, WebP or GIF).")
@@ -201,6 +205,8 @@ def _check_file_size(name: str, size: int) -> None:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB pixels; transparency is laid over white (vision models take RGB)."""
+    from PIL import Image
+
     if image.mode == "RGB":
         return image
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):

@@ -26,16 +26,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qwen_desktop.core.catalog import Catalog
 from qwen_desktop.core.errors import CatalogError, QwenDesktopError
 from qwen_desktop.downloads.hf_cache import IntegrityError, clean_stale_partials
-from qwen_desktop.downloads.hf_download import (
-    DownloadCancelledError,
-    DownloadProgress,
-    HfDownloader,
-)
 from qwen_desktop.downloads.hf_plan import (
     DownloadError,
     DownloadPlan,
@@ -43,6 +38,9 @@ from qwen_desktop.downloads.hf_plan import (
     free_bytes_at,
     plan_download,
 )
+
+if TYPE_CHECKING:  # hf_download (httpx) loads with the first download: the window paints first
+    from qwen_desktop.downloads.hf_download import DownloadProgress, HfDownloader
 
 _log = logging.getLogger(__name__)
 
@@ -363,6 +361,8 @@ class DownloadQueue:
         return plan
 
     async def _run(self, job: DownloadJob) -> None:
+        from qwen_desktop.downloads.hf_download import DownloadCancelledError, HfDownloader
+
         job.state, job.error, job.action = "downloading", "", ""
         self._changed(job)
         try:

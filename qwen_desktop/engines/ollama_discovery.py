@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-import httpx
-
 from qwen_desktop.engines.http_clients import http_client
 
 DEFAULT_HOST = "127.0.0.1"
@@ -220,6 +218,8 @@ async def find_running_ollama(
         port: Port to probe (default from :func:`default_address`); tests pass a free port.
         timeout_s: Per-request timeout.
     """
+    import httpx  # imported when first used: the window paints first
+
     default_host, default_port = default_address()
     host, port = host or default_host, port or default_port
     url = f"http://{host}:{port}"

@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import httpx
-
 from qwen_desktop.core.errors import EngineUnavailableError
 from qwen_desktop.core.paths import AppPaths
 from qwen_desktop.engines import ollama_process
@@ -424,6 +422,8 @@ class OllamaServer:
         Raises:
             _ServerStartError: The process exited, or ``ready_timeout_s`` passed.
         """
+        import httpx  # imported when first used: the window paints first
+
         started = time.monotonic()
         deadline = started + self.config.ready_timeout_s
         delay = 0.02

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from qwen_desktop.core.catalog import load_catalog
@@ -15,19 +14,11 @@ from qwen_desktop.core.measurement_store import (
     default_path,
 )
 from qwen_desktop.core.measurements import Measurement
-from qwen_desktop.core.recommend import Recommendation, recommend
+from qwen_desktop.core.recommend import recommend
+from qwen_desktop.hardware.advice import Advice
 from qwen_desktop.hardware.probe import probe_machine
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Advice:
-    """A machine report and the ranked recommendations for one task."""
-
-    machine: MachineReport
-    task: str
-    recommendations: list[Recommendation]
 
 
 def scan_machine(models_dir: Path) -> MachineReport:

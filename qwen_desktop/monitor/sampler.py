@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -177,7 +178,8 @@ class ResourceSampler:
 
             psutil_module = psutil
         self._ps = psutil_module
-        self._gpus: GpuReader = gpus if gpus is not None else LiveGpus()
+        self._gpu_reader: GpuReader | None = gpus
+        self._gpu_lock = threading.Lock()  # opened by a sampling thread or the UI thread
         self._engine_pid = engine_pid
         self.tokens = tokens or TokenMeter(clock)
         self._clock, self._wall = clock, wall
@@ -205,8 +207,9 @@ class ResourceSampler:
     @property
     def gpu_note(self) -> str | None:
         """Why no GPU figures are sampled (no NVIDIA driver, no amdgpu device), or None."""
-        note = self._gpus.note
-        return None if note is None or self._gpus.available else note.message
+        gpus = self._gpus
+        note = gpus.note
+        return None if note is None or gpus.available else note.message
 
     def set_interval(self, seconds: float) -> None:
         """Sample every ``seconds`` from now on (a shorter period takes effect at once).
@@ -332,6 +335,15 @@ class ResourceSampler:
             self._engine = None
             return None
 
+    @property
+    def _gpus(self) -> GpuReader:
+        """The GPU source, opened on first use (NVML's start takes ~60 ms; the window paints
+        first: issue 15)."""
+        with self._gpu_lock:
+            if self._gpu_reader is None:
+                self._gpu_reader = LiveGpus()
+            return self._gpu_reader
+
     def _read_gpus(self) -> tuple[GpuSample, ...]:
         return self._gpus.read()
 
@@ -357,4 +369,6 @@ class ResourceSampler:
 
     def close(self) -> None:
         """Release NVML."""
-        self._gpus.close()
+        with self._gpu_lock:
+            if self._gpu_reader is not None:
+                self._gpu_reader.close()

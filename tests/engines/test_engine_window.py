@@ -20,6 +20,7 @@ from qwen_desktop.chat.ui.conversation_controller import ConversationController,
 from qwen_desktop.core.paths import AppPaths
 from qwen_desktop.core.settings import load_settings
 from qwen_desktop.core.types import AnswerDelta, Usage
+from qwen_desktop.engines.deferred import DeferredBackend
 from qwen_desktop.engines.ollama_discovery import BINARY_ENV, free_port
 from qwen_desktop.engines.ollama_server import OllamaServerConfig
 from qwen_desktop.engines.secrets import ApiKeyStore
@@ -155,7 +156,9 @@ async def test_window_built_by_the_app_starts_on_transformers_with_an_engine_men
 ) -> None:
     backend = app_window.models.backend
     assert isinstance(backend, SwitchableBackend)
-    assert isinstance(backend.current, TransformersBackend)
+    starting = backend.current  # Transformers, built when first used (issue 15)
+    assert isinstance(starting, DeferredBackend) and not starting.built
+    assert isinstance(starting.engine(), TransformersBackend)
     assert app_window.engine_ui.engine_button.text() == "Engine: Transformers (in-process)"
     menus = [action.text() for action in app_window.shell.menuBar().actions()]
     assert "&Engine" in menus

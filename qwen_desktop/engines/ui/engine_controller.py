@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -18,13 +18,13 @@ from qwen_desktop.core.errors import EngineUnavailableError, QwenDesktopError
 from qwen_desktop.core.paths import AppPaths
 from qwen_desktop.core.settings import ENGINE_CHOICES, load_settings, save_settings
 from qwen_desktop.engines.engine_choice import EngineStatus, engine_status, remote_status
-from qwen_desktop.engines.ollama_backend import OllamaBackend
 from qwen_desktop.engines.ollama_server import OllamaServer, OllamaServerConfig, ServerEvent
-from qwen_desktop.engines.openai_backend import OpenAICompatibleBackend
-from qwen_desktop.engines.secrets import ApiKeyStore
 from qwen_desktop.engines.service import TRANSFORMERS_LABEL, default_kind, ollama_tags
 from qwen_desktop.engines.ui.model_controller import ModelController
 from qwen_desktop.uikit.tasks import TaskGroup
+
+if TYPE_CHECKING:  # the engines' clients (ollama, openai, keyring) load when first used
+    from qwen_desktop.engines.secrets import ApiKeyStore
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class EngineController(QObject):
         super().__init__(parent)
         self.models = models
         self.paths = paths
-        self.keys = keys if keys is not None else ApiKeyStore()
+        self._keys = keys
         self.server_config = server_config or OllamaServerConfig()
         self.running_port = running_port
         self.is_busy = is_busy
@@ -97,6 +97,19 @@ class EngineController(QObject):
         if server is not None:
             return server.url if server.state == "ready" else None
         return self._ollama_url
+
+    @property
+    def keys(self) -> ApiKeyStore:
+        """Where API keys are kept (the OS keyring, opened when first needed)."""
+        if self._keys is None:
+            from qwen_desktop.engines.secrets import ApiKeyStore
+
+            self._keys = ApiKeyStore()
+        return self._keys
+
+    @keys.setter
+    def keys(self, store: ApiKeyStore) -> None:
+        self._keys = store
 
     @property
     def label(self) -> str:
@@ -259,6 +272,8 @@ class EngineController(QObject):
             except BaseException:
                 await self.server.stop()
                 raise
+        from qwen_desktop.engines.ollama_backend import OllamaBackend
+
         server = self.server
         tags = await ollama_tags(server.url)
         label = f"Ollama {server.version or ''} (run by this app)".replace("  ", " ")
@@ -268,6 +283,8 @@ class EngineController(QObject):
         self._changed(label, tags)
 
     async def _use_ollama_url(self, url: str, label: str) -> None:
+        from qwen_desktop.engines.ollama_backend import OllamaBackend
+
         tags = await ollama_tags(url)
         await self.models.switch_backend(OllamaBackend(url), label)
         await self._stop_server()
@@ -311,6 +328,8 @@ class EngineController(QObject):
                 f"Ollama: {status.error}",
                 "Check the address (it usually ends in /v1) and the API key.",
             )
+        from qwen_desktop.engines.openai_backend import OpenAICompatibleBackend
+
         key = self.keys.resolve(status.url).key
         label = f"Server at {status.url}"
         await self.models.switch_backend(OpenAICompatibleBackend(status.url, api_key=key), label)

@@ -8,12 +8,16 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from qwen_desktop.core.machine import MachineReport
-from qwen_desktop.hardware.advisor import Advice, advise, scan_machine
+from qwen_desktop.hardware.advice import Advice
 from qwen_desktop.uikit.tasks import TaskGroup
 
 
 class HardwareController(QObject):
     """Scans the machine off the UI thread and ranks variants per task.
+
+    The probes, the catalog and the fit are imported and computed in the scan's worker thread
+    (:mod:`~qwen_desktop.hardware.advisor` loads there), so that the window paints before any of
+    them loads (issue 15).
 
     Signals:
         scan_started(): A scan began (a rescan keeps the previous report until it ends).
@@ -47,15 +51,21 @@ class HardwareController(QObject):
         """Rank for another task (immediately when the machine is known)."""
         self.task = task
         if self.machine is not None:
+            from qwen_desktop.hardware.advisor import advise
+
             self.advice_ready.emit(advise(self.machine, task))
 
     async def _scan(self) -> None:
         try:
-            self.machine = await asyncio.to_thread(scan_machine, self.models_dir)
+            machine, advice = await asyncio.to_thread(_scan_and_advise, self.models_dir, self.task)
+            self.machine = machine
         finally:
             self.scanning = False
-        self.scan_finished.emit(self.machine)
-        self.advice_ready.emit(advise(self.machine, self.task))
+        self.scan_finished.emit(machine)
+        if advice.task == self.task:
+            self.advice_ready.emit(advice)
+        else:  # the task changed while the scan ran
+            self.set_task(self.task)
 
     def _on_task_failed(self, exc: BaseException) -> None:
         self.scanning = False
@@ -64,3 +74,11 @@ class HardwareController(QObject):
     async def shutdown(self) -> None:
         """Cancel this controller's running work and wait for it to end (window closing)."""
         await self._tasks.cancel_and_wait()
+
+
+def _scan_and_advise(models_dir: Path, task: str) -> tuple[MachineReport, Advice]:
+    """Probe the machine and rank the catalog for ``task`` (a worker thread: blocking)."""
+    from qwen_desktop.hardware.advisor import advise, scan_machine
+
+    machine = scan_machine(models_dir)
+    return machine, advise(machine, task)
