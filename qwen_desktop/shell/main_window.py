@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
             + f"<table>{rows}</table>"
         )
         box.setStandardButtons(QMessageBox.StandardButton.Close)
+        box.setStyleSheet("QLabel#qt_msgbox_label { min-width: 34em; }")  # one line a fact
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
         self.about_box = box

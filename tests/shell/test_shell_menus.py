@@ -48,7 +48,7 @@ async def test_quit_closes_the_window(app_window: App) -> None:
 
 async def test_about_names_the_app_python_qt_and_the_engines(app_window: App) -> None:
     box = app_window.shell.show_about()
-    text = box.text()
+    text = box.text().replace("&nbsp;", " ")
     assert platform.python_version() in text
     assert qVersion() in text and pyside_version in text
     for engine, _packages in ENGINE_PACKAGES:
