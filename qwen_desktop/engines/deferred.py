@@ -10,7 +10,6 @@ issue 15), spent before the window could paint although most starts switch to Ol
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
 
 from qwen_desktop.core.types import BackendCapabilities, ChatRequest, StreamEvent
 from qwen_desktop.engines.base import ChatBackend, LoadedModel, ModelSpec
@@ -34,9 +33,17 @@ class DeferredBackend:
         factory: Builds the real engine (e.g. :func:`transformers_backend`).
     """
 
-    def __init__(self, factory: Callable[[], ChatBackend]) -> None:
+    def __init__(
+        self, factory: Callable[[], ChatBackend], engine_name: str = "transformers"
+    ) -> None:
         self._factory = factory
         self._backend: ChatBackend | None = None
+        self._engine_name = engine_name
+
+    @property
+    def engine_name(self) -> str:
+        """The engine's name (the one it will have while it is not built yet)."""
+        return self._backend.engine_name if self._backend else self._engine_name
 
     @property
     def built(self) -> bool:
@@ -74,6 +81,5 @@ class DeferredBackend:
 
     async def aclose(self) -> None:
         """Close the engine's connections, when it was built and has any."""
-        close: Any = getattr(self._backend, "aclose", None)
-        if close is not None:
-            await close()
+        if self._backend is not None:
+            await self._backend.aclose()

@@ -19,6 +19,7 @@ from qwen_desktop.core.types import (
     ThinkingReclassified,
     Usage,
 )
+from qwen_desktop.engines.base import TurnClock
 from qwen_desktop.engines.detokenizer import IncrementalDetokenizer
 
 
@@ -79,39 +80,34 @@ class TokenStreamer:
 
 
 class TurnStats:
-    """Token counts and timings of one answer; times are ``time.perf_counter()`` seconds.
+    """Token counts and timings of one answer, on a
+    :class:`~qwen_desktop.engines.base.TurnClock`; times are ``time.perf_counter()`` seconds.
 
     Args:
         t_request: When the request started (the origin of time to first token).
     """
 
     def __init__(self, t_request: float) -> None:
-        self.t_request = t_request
+        self.clock = TurnClock(t_request)
         self.generated = 0
-        self.thinking_tokens = 0
-        self.t_first = self.t_last = self.t_prev = t_request
-        self.t_think_start: float | None = None
-        self.t_think_end = t_request
+        self.t_prev = t_request
         self.last_token: int | None = None
 
     def on_token(self, token_id: int, t_token: float) -> None:
         """Count a generated token (end-of-turn tokens included)."""
         self.generated += 1
-        if self.generated == 1:
-            self.t_first = t_token
-        self.t_prev, self.t_last, self.last_token = self.t_last, t_token, token_id
+        self.t_prev = self.clock.t_last
+        self.clock.text(t_token)
+        self.last_token = token_id
 
     def on_thinking_token(self, t_token: float) -> None:
-        """The last counted token belongs to the thinking block (its tags included)."""
-        self.thinking_tokens += 1
-        if self.t_think_start is None:
-            self.t_think_start = self.t_prev  # this token's generation began after the previous
-        self.t_think_end = t_token
+        """The last counted token belongs to the thinking block (its tags included); the first
+        one's generation began after the previous token."""
+        self.clock.thinking(t_token, began=self.t_prev)
 
     def all_thinking_so_far(self, t_token: float) -> None:
         """A ``</think>`` without an opening tag: every token so far was thinking."""
-        self.thinking_tokens = self.generated
-        self.t_think_start, self.t_think_end = self.t_request, t_token
+        self.clock.all_thinking(t_token, self.generated)
 
     def usage(
         self,
@@ -127,9 +123,9 @@ class TurnStats:
 
         ``finish_reason`` is ``stop`` when the last token ends the turn, ``length`` when
         ``max_new_tokens`` were generated, else ``cancelled``. tokens/s is
-        ``(generated - 1) / (last token time - first token time)``. ``context_window_full``
-        says that ``max_new_tokens`` was capped by the room left in the context window; it is
-        reported only when that cap was actually reached.
+        :meth:`TurnClock.decode_rate`. ``context_window_full`` says that ``max_new_tokens`` was
+        capped by the room left in the context window; it is reported only when that cap was
+        actually reached.
         """
         finish: FinishReason
         if self.last_token is not None and self.last_token in eos_ids:
@@ -138,22 +134,13 @@ class TurnStats:
             finish = "length"
         else:
             finish = "cancelled"
-        decode_seconds = self.t_last - self.t_first
-        return Usage(
+        return self.clock.usage(
             prompt_tokens=prompt_tokens,
             generated_tokens=self.generated,
-            thinking_tokens=self.thinking_tokens,
-            ttft_seconds=(self.t_first if self.generated else t_end) - self.t_request,
-            tokens_per_second=(self.generated - 1) / decode_seconds
-            if self.generated > 1 and decode_seconds > 0
-            else 0.0,
-            total_seconds=t_end - self.t_request,
-            thinking_seconds=None
-            if self.t_think_start is None
-            else self.t_think_end - self.t_think_start,
             finish_reason=finish,
             thinking_incomplete=thinking_incomplete,
             context_window_full=context_window_full and finish == "length",
+            t_end=t_end,
         )
 
 

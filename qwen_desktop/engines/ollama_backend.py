@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import ollama
 
-from qwen_desktop.core.errors import GenerationError, NoModelLoadedError
 from qwen_desktop.core.thinking import ThinkingParser
 from qwen_desktop.core.tool_calls import ToolCallSplitter, template_tool_calls
 from qwen_desktop.core.types import (
@@ -48,7 +47,7 @@ from qwen_desktop.core.types import (
     ToolCall,
     Usage,
 )
-from qwen_desktop.engines.base import LoadedModel, ModelSpec
+from qwen_desktop.engines.base import EngineBase, LoadedModel, ModelSpec, TurnClock
 from qwen_desktop.engines.http_clients import ollama_client
 from qwen_desktop.engines.ollama_models import (
     ModelFacts,
@@ -91,7 +90,7 @@ class _EdgeTrimmer:
         return body
 
 
-class OllamaBackend:
+class OllamaBackend(EngineBase):
     """Chat with models served by Ollama.
 
     Args:
@@ -123,6 +122,7 @@ class OllamaBackend:
     ) -> None:
         if (host is None) == (server is None):
             raise ValueError("give either host or server")
+        super().__init__()
         self._host = host
         self._server = server
         self.context_tokens = context_tokens
@@ -131,21 +131,9 @@ class OllamaBackend:
         self._load_timeout_s = load_timeout_s
         self._clients: dict[str, tuple[str, asyncio.AbstractEventLoop, ollama.AsyncClient]] = {}
         self._facts: ModelFacts | None = None
-        self._loaded: LoadedModel | None = None
         self._context_window = 0
-        self._streaming = False
 
     # -- ChatBackend -------------------------------------------------------------------------
-
-    @property
-    def capabilities(self) -> BackendCapabilities:
-        """What the loaded model can do (defaults when nothing is loaded)."""
-        return self._loaded.capabilities if self._loaded else BackendCapabilities()
-
-    @property
-    def loaded(self) -> LoadedModel | None:
-        """The loaded model, or None."""
-        return self._loaded
 
     @property
     def facts(self) -> ModelFacts | None:
@@ -278,16 +266,9 @@ class OllamaBackend:
             GenerationError: Another answer is still streaming from this backend.
         """
         loaded = self._require_loaded()
-        if self._streaming:
-            raise GenerationError(
-                "The model is still generating another answer.",
-                "Wait for it to finish, or stop it first.",
-            )
-        arguments = self.build_chat_arguments(request)
-        turn = _Turn(loaded.capabilities.thinking_kind, request)
-        self._streaming = True
-        try:
-            turn.t_request = time.perf_counter()
+        with self._one_stream():
+            arguments = self.build_chat_arguments(request)
+            turn = _Turn(loaded.capabilities.thinking_kind, request)
             stream = await self._call(
                 "stream", lambda client: client.chat(**arguments), loaded.name
             )
@@ -312,8 +293,6 @@ class OllamaBackend:
                 yield self._stream_error(ConnectionError("the stream ended early"))
                 return
             yield turn.usage(request.sampling.max_new_tokens, self._context_window)
-        finally:
-            self._streaming = False
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -398,11 +377,6 @@ class OllamaBackend:
             window = min(DEFAULT_CONTEXT_TOKENS, facts.context_length or DEFAULT_CONTEXT_TOKENS)
         return window, device
 
-    def _require_loaded(self) -> LoadedModel:
-        if self._loaded is None:
-            raise NoModelLoadedError()
-        return self._loaded
-
 
 def _placement(size: int, size_vram: int, library: str | None) -> str:
     """Where a loaded model runs, from ``/api/ps`` sizes (bytes): ``cpu``, ``gpu (CUDA)`` or
@@ -416,10 +390,8 @@ def _placement(size: int, size_vram: int, library: str | None) -> str:
 
 
 class _Turn:
-    """One streamed answer: splits lines into events and keeps counts and wall times.
-
-    Times are ``time.perf_counter()`` seconds; ``t_request`` is set when the request starts.
-    """
+    """One streamed answer: splits lines into events; its :class:`TurnClock` keeps the wall
+    times (from the moment the turn is made, just before the request is sent)."""
 
     def __init__(self, kind: ThinkingKind, request: ChatRequest | None = None) -> None:
         self.parser = ThinkingParser(detect_unopened_close=kind is not ThinkingKind.INSTRUCT_ONLY)
@@ -427,43 +399,32 @@ class _Turn:
         self.splitter = ToolCallSplitter(tools) if tools else None
         self.structured_calls = 0
         self.thinking_field = _EdgeTrimmer()
-        self.thinking_chunks = 0
+        self.clock = TurnClock()
         self.started = False
-        self.t_request = 0.0
-        self.t_first: float | None = None
-        self.t_think_start: float | None = None
-        self.t_think_end = 0.0
         self.final: ollama.ChatResponse | None = None
 
     def feed(self, line: ollama.ChatResponse) -> list[StreamEvent]:
         """The events of one stream line (``message.thinking`` apart, content parsed)."""
         self.started = True
+        clock = self.clock
         events: list[StreamEvent] = []
         message = line.message
         if message.thinking:
-            now = self._mark()
-            if self.t_think_start is None:
-                self.t_think_start = now
-            self.t_think_end = now
-            self.thinking_chunks += 1
+            clock.thinking(clock.text())
             if text := self.thinking_field.feed(message.thinking):
                 events.append(ThinkingDelta(text))
         if message.content:
-            now = self._mark()
+            now = clock.text()
             parser = self.parser
             was_thinking = parser.in_thinking
             for event in parser.feed(message.content):
                 if isinstance(event, ThinkingReclassified):  # all text so far was thinking
-                    self.t_think_start, self.t_think_end = self.t_request, now
-                    self.thinking_chunks = max(self.thinking_chunks, 1)
+                    clock.all_thinking(now, 1)
                 events.append(event)
             if was_thinking or parser.in_thinking:
-                if self.t_think_start is None:
-                    self.t_think_start = now
-                self.t_think_end = now
-                self.thinking_chunks += 1
+                clock.thinking(now)
         for call in message.tool_calls or ():
-            self._mark()
+            clock.text()
             function = call.function
             index, self.structured_calls = self.structured_calls, self.structured_calls + 1
             events.append(ToolCall(function.name, dict(function.arguments or {}), index=index))
@@ -481,44 +442,32 @@ class _Turn:
         flushed = [out for event in events for out in self.splitter.feed(event)]
         return flushed + self.splitter.finish()
 
-    def _mark(self) -> float:
-        now = time.perf_counter()
-        if self.t_first is None:
-            self.t_first = now
-        return now
-
     def usage(self, max_new_tokens: int, context_window: int) -> Usage:
         """:class:`Usage` from the final line (counts; durations in nanoseconds) and wall times.
 
-        TTFT is measured (request → first streamed text), which includes loading and prompt
-        evaluation as the user experiences them; when nothing streamed, the server's
-        ``load_duration + prompt_eval_duration``. tokens/s is ``eval_count / eval_duration``.
-        Thinking tokens are counted from stream lines (Ollama sends one line per token).
-        ``done_reason == "length"`` with fewer tokens than ``max_new_tokens`` means the context
-        window filled up.
+        TTFT is measured (request → first streamed text); when nothing streamed, the server's
+        ``load_duration + prompt_eval_duration``. tokens/s is ``eval_count / eval_duration``
+        (the server's own decode timing). Thinking tokens are counted from stream lines (Ollama
+        sends one line per token). ``done_reason == "length"`` with fewer tokens than
+        ``max_new_tokens`` means the context window filled up.
         """
         final = self.final
         assert final is not None
-        t_end = time.perf_counter()
+        clock = self.clock
         generated = final.eval_count or 0
         eval_seconds = (final.eval_duration or 0) / _NS
-        if self.t_first is not None:
-            ttft = self.t_first - self.t_request
-        else:
+        ttft = None
+        if clock.t_first is None:
             ttft = ((final.load_duration or 0) + (final.prompt_eval_duration or 0)) / _NS
         finish: FinishReason = "length" if final.done_reason == "length" else "stop"
         thinking_seen = bool(self.thinking_field.text) or self.parser.saw_thinking_block
-        thinking_tokens = self.thinking_chunks if thinking_seen else 0
-        return Usage(
+        thinking_tokens = clock.thinking_tokens if thinking_seen else 0
+        return clock.usage(
             prompt_tokens=final.prompt_eval_count or 0,
             generated_tokens=generated,
             thinking_tokens=min(thinking_tokens, generated) if generated else thinking_tokens,
-            ttft_seconds=max(ttft, 0.0),
+            ttft_seconds=ttft,
             tokens_per_second=generated / eval_seconds if generated and eval_seconds > 0 else 0.0,
-            total_seconds=t_end - self.t_request,
-            thinking_seconds=None
-            if self.t_think_start is None
-            else self.t_think_end - self.t_think_start,
             finish_reason=finish,
             thinking_incomplete=self.parser.thinking_incomplete
             or (

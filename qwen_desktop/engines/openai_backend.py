@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from qwen_desktop.core.errors import GenerationError, NoModelLoadedError, QwenDesktopError
+from qwen_desktop.core.errors import GenerationError, QwenDesktopError
 from qwen_desktop.core.thinking import CLOSE_TAG, OPEN_TAG, ThinkingParser
 from qwen_desktop.core.tool_calls import (
     StructuredCallAssembler,
@@ -54,7 +54,7 @@ from qwen_desktop.core.types import (
     ThinkingReclassified,
     Usage,
 )
-from qwen_desktop.engines.base import LoadedModel, ModelSpec
+from qwen_desktop.engines.base import EngineBase, LoadedModel, ModelSpec, TurnClock
 from qwen_desktop.engines.http_clients import openai_http_client
 from qwen_desktop.engines.openai_errors import (
     ModelNotServedError,
@@ -125,7 +125,7 @@ def image_data_url(image: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"
 
 
-class OpenAICompatibleBackend:
+class OpenAICompatibleBackend(EngineBase):
     """Chat with a model on an OpenAI-compatible server.
 
     Args:
@@ -151,6 +151,7 @@ class OpenAICompatibleBackend:
         context_tokens: int | None = None,
         request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
+        super().__init__()
         if not base_url.strip():
             raise QwenDesktopError(
                 "The server address is empty.", "Give it as http://HOST:PORT/v1."
@@ -164,21 +165,9 @@ class OpenAICompatibleBackend:
         self._context_tokens = context_tokens
         self._request_timeout_s = request_timeout_s
         self._clients: dict[str, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
-        self._loaded: LoadedModel | None = None
         self._served: tuple[str, ...] = ()
-        self._streaming = False
 
     # -- ChatBackend -------------------------------------------------------------------------
-
-    @property
-    def capabilities(self) -> BackendCapabilities:
-        """What the loaded model can do (defaults when nothing is loaded)."""
-        return self._loaded.capabilities if self._loaded else BackendCapabilities()
-
-    @property
-    def loaded(self) -> LoadedModel | None:
-        """The loaded model, or None."""
-        return self._loaded
 
     async def list_models(self) -> list[dict[str, Any]]:
         """The server's model listing (``GET /v1/models``), one dict per model.
@@ -317,16 +306,9 @@ class OpenAICompatibleBackend:
                 refused the request.
         """
         loaded = self._require_loaded()
-        if self._streaming:
-            raise GenerationError(
-                "The model is still generating another answer.",
-                "Wait for it to finish, or stop it first.",
-            )
-        arguments = self.build_chat_arguments(request)
-        turn = _Turn(loaded.capabilities.thinking_kind, request)
-        self._streaming = True
-        try:
-            turn.t_request = time.perf_counter()
+        with self._one_stream():
+            arguments = self.build_chat_arguments(request)
+            turn = _Turn(loaded.capabilities.thinking_kind, request)
             try:
                 stream = await self._client("stream").chat.completions.create(**arguments)
             except openai.APIError as error:
@@ -355,8 +337,6 @@ class OpenAICompatibleBackend:
                 )
                 return
             yield turn.usage(request.sampling.max_new_tokens, loaded.capabilities)
-        finally:
-            self._streaming = False
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -387,11 +367,6 @@ class OpenAICompatibleBackend:
         self._clients[purpose] = (loop, client)
         return client
 
-    def _require_loaded(self) -> LoadedModel:
-        if self._loaded is None:
-            raise NoModelLoadedError()
-        return self._loaded
-
 
 def _reasoning_text(delta: Any) -> str:
     extra = getattr(delta, "model_extra", None) or {}
@@ -403,11 +378,11 @@ def _reasoning_text(delta: Any) -> str:
 
 
 class _Turn:
-    """One streamed answer: splits chunks into events and keeps counts and wall times.
+    """One streamed answer: splits chunks into events; its :class:`TurnClock` keeps the wall
+    times (from the moment the turn is made, just before the request is sent).
 
     Reasoning-field text is fed to the parser inside ``<think>`` … ``</think>`` (the close tag
-    goes in when the first content arrives), so every form of thinking takes one path. Times are
-    ``time.perf_counter()`` seconds.
+    goes in when the first content arrives), so every form of thinking takes one path.
     """
 
     def __init__(self, kind: ThinkingKind, request: ChatRequest | None = None) -> None:
@@ -415,16 +390,11 @@ class _Turn:
         tools = request.tools if request is not None else ()
         self.splitter = ToolCallSplitter(tools) if tools else None
         self.structured = StructuredCallAssembler()
+        self.clock = TurnClock()
         self.reasoning_open = False
         self.content_seen = False
         self.started = False
         self.chunks = 0
-        self.thinking_chunks = 0
-        self.t_request = 0.0
-        self.t_first: float | None = None
-        self.t_last = 0.0
-        self.t_think_start: float | None = None
-        self.t_think_end = 0.0
         self.finish_reason: str | None = None
         self.usage_report: Any = None
 
@@ -474,31 +444,22 @@ class _Turn:
 
     def _tick(self) -> None:
         """A streamed piece that is no text (a tool call's): a generated token all the same."""
-        now = time.perf_counter()
-        if self.t_first is None:
-            self.t_first = now
-        self.t_last = now
+        self.clock.text()
         self.chunks += 1
 
     def _parse(self, text: str) -> list[StreamEvent]:
-        now = time.perf_counter()
-        if self.t_first is None:
-            self.t_first = now
-        self.t_last = now
+        clock = self.clock
+        now = clock.text()
         self.chunks += 1
         parser = self.parser
         was_thinking = parser.in_thinking
         events: list[StreamEvent] = []
         for event in parser.feed(text):
             if isinstance(event, ThinkingReclassified):  # all text so far was thinking
-                self.t_think_start, self.t_think_end = self.t_request, now
-                self.thinking_chunks = max(self.thinking_chunks, self.chunks - 1)
+                clock.all_thinking(now, self.chunks - 1)
             events.append(event)
         if was_thinking or parser.in_thinking:
-            if self.t_think_start is None:
-                self.t_think_start = now
-            self.t_think_end = now
-            self.thinking_chunks += 1
+            clock.thinking(now)
         return events
 
     def finish(self) -> list[StreamEvent]:
@@ -510,9 +471,8 @@ class _Turn:
         """:class:`Usage` from the server's usage chunk (counts) and measured wall times.
 
         Without a usage chunk, every streamed chunk counts as one token (servers send one
-        chunk per token). tokens/s is ``(generated - 1) / (last token - first token)``.
+        chunk per token). tokens/s is :meth:`TurnClock.decode_rate`.
         """
-        t_end = time.perf_counter()
         report = self.usage_report
         generated = int(getattr(report, "completion_tokens", 0) or 0) or self.chunks
         prompt = int(getattr(report, "prompt_tokens", 0) or 0)
@@ -522,21 +482,14 @@ class _Turn:
         thinking_tokens = (
             int(reported_thinking)
             if reported_thinking
-            else (min(self.thinking_chunks, generated) if thinking_seen else 0)
+            else (min(self.clock.thinking_tokens, generated) if thinking_seen else 0)
         )
-        span = self.t_last - (self.t_first or self.t_last)
         finish: FinishReason = "length" if self.finish_reason == "length" else "stop"
         window = capabilities.context_window_tokens
-        return Usage(
+        return self.clock.usage(
             prompt_tokens=prompt,
             generated_tokens=generated,
             thinking_tokens=thinking_tokens,
-            ttft_seconds=max((self.t_first or t_end) - self.t_request, 0.0),
-            tokens_per_second=(generated - 1) / span if generated > 1 and span > 0 else 0.0,
-            total_seconds=t_end - self.t_request,
-            thinking_seconds=None
-            if self.t_think_start is None
-            else self.t_think_end - self.t_think_start,
             finish_reason=finish,
             thinking_incomplete=self.parser.thinking_incomplete,
             context_window_full=finish == "length" and bool(window) and generated < max_new_tokens,

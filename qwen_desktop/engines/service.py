@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from qwen_desktop.core.errors import EngineUnavailableError
 from qwen_desktop.core.types import BackendCapabilities, ChatRequest, StreamEvent
@@ -152,6 +152,15 @@ class SwitchableBackend:
         self.label = label
 
     @property
+    def engine_name(self) -> str:
+        """The current engine's name."""
+        return self.current.engine_name
+
+    async def aclose(self) -> None:
+        """Close the current engine's connections."""
+        await self.current.aclose()
+
+    @property
     def capabilities(self) -> BackendCapabilities:
         """The current engine's capabilities."""
         return self.current.capabilities
@@ -173,7 +182,7 @@ class SwitchableBackend:
     def addresses_by_name(self) -> bool:
         """True when the current engine takes model ids (Ollama tags, a server's ids), not
         model folders."""
-        return getattr(self.current, "engine_name", None) in NAMED_ENGINES
+        return self.current.engine_name in NAMED_ENGINES
 
     def stream_chat(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """The current engine's stream."""
@@ -185,8 +194,7 @@ class SwitchableBackend:
         previous = self.current
         with contextlib.suppress(Exception):
             await previous.unload()
-        close: Any = getattr(previous, "aclose", None)
-        if close is not None and previous is not backend:
+        if previous is not backend:
             with contextlib.suppress(Exception):
-                await close()
+                await previous.aclose()
         self.current, self.label = backend, label

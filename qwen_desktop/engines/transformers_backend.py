@@ -49,13 +49,12 @@ from qwen_desktop.core.thinking import ThinkingParser, prompt_opens_thinking
 from qwen_desktop.core.thinking_budget import CloseThinking, ThinkingBudget, budget_applies
 from qwen_desktop.core.tool_calls import ToolCallSplitter, template_tool_calls
 from qwen_desktop.core.types import (
-    BackendCapabilities,
     ChatRequest,
     SamplingSettings,
     StreamEvent,
     ThinkingKind,
 )
-from qwen_desktop.engines.base import LoadedModel, ModelSpec
+from qwen_desktop.engines.base import EngineBase, LoadedModel, ModelSpec
 from qwen_desktop.engines.checkpoint import inspect_checkpoint
 from qwen_desktop.engines.detokenizer import IncrementalDetokenizer
 from qwen_desktop.engines.generation import (
@@ -73,7 +72,7 @@ from qwen_desktop.engines.transformers_loading import (
 )
 
 
-class TransformersBackend:
+class TransformersBackend(EngineBase):
     """Runs a local Hugging Face checkpoint in this process with torch + transformers.
 
     Args:
@@ -87,23 +86,16 @@ class TransformersBackend:
     :class:`~qwen_desktop.core.errors.GenerationError`.
     """
 
+    engine_name = "transformers"
+
     def __init__(self, *, device: str | None = None, quantization: str | None = None) -> None:
+        super().__init__()
         self._device_override = device
         self._quantization = quantization
         self._state: LoadedTransformersModel | None = None
         self._job: GenerationJob | None = None
 
     # -- ChatBackend -------------------------------------------------------------------------
-
-    @property
-    def capabilities(self) -> BackendCapabilities:
-        """What the loaded model can do (defaults when nothing is loaded)."""
-        return self._state.info.capabilities if self._state else BackendCapabilities()
-
-    @property
-    def loaded(self) -> LoadedModel | None:
-        """The loaded model, or None."""
-        return self._state.info if self._state else None
 
     @property
     def last_job(self) -> GenerationJob | None:
@@ -138,7 +130,7 @@ class TransformersBackend:
             start=start,
             quantization=self._quantization,
         )
-        self._state = state
+        self._state, self._loaded = state, state.info
         return state.info
 
     async def unload(self) -> None:
@@ -147,7 +139,7 @@ class TransformersBackend:
         if job is not None and job.running:
             job.request_stop()
             await asyncio.to_thread(job.finished.wait)
-        state, self._state = self._state, None
+        state, self._state, self._loaded = self._state, None, None
         if state is not None:
             runtime, device = state.runtime, state.device
             del state
@@ -193,11 +185,15 @@ class TransformersBackend:
                 and the model cannot see; an image cannot be decoded.
         """
         state = self._require_state()
-        if self._job is not None and self._job.running:
-            raise GenerationError(
-                "The model is still generating another answer.",
-                "Wait for it to finish, or stop it first.",
-            )
+        with self._one_stream():
+            async with contextlib.aclosing(self._stream(state, request)) as events:
+                async for event in events:
+                    yield event
+
+    async def _stream(
+        self, state: LoadedTransformersModel, request: ChatRequest
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The body of :meth:`stream_chat` (one answer, guarded there)."""
         stats = TurnStats(time.perf_counter())
         opens_thinking, prompt_ids, vision = await asyncio.to_thread(self._prepare, state, request)
         budget = answer_budget(
