@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import ollama
 
+from qwen_desktop.core.stop_tokens import QWEN_STOP_TOKENS, StopCutter
 from qwen_desktop.core.thinking import ThinkingParser
 from qwen_desktop.core.tool_calls import ToolCallSplitter, template_tool_calls
 from qwen_desktop.core.types import (
@@ -232,6 +233,7 @@ class OllamaBackend(EngineBase):
             "top_k": sampling.top_k,
             "min_p": sampling.min_p,
             "num_predict": sampling.max_new_tokens,
+            "stop": list(QWEN_STOP_TOKENS),
         }
         if sampling.seed is not None:
             options["seed"] = sampling.seed
@@ -277,6 +279,8 @@ class OllamaBackend(EngineBase):
                     async for line in lines:  # the hot path: one line per token
                         for event in turn.feed(line):
                             yield event
+                        if turn.cut.stopped:  # a stop token the server streamed: end here
+                            break
                 except (ollama.ResponseError, httpx.HTTPError, ConnectionError, OSError) as exc:
                     refused = isinstance(exc, ollama.ResponseError) and exc.status_code != -1
                     if refused or not turn.started:
@@ -289,7 +293,9 @@ class OllamaBackend(EngineBase):
                     return
             for event in turn.finish():
                 yield event
-            if turn.final is None:  # the stream ended without its final line: connection cut
+            if (
+                turn.final is None and not turn.cut.stopped
+            ):  # the stream ended without its final line: connection cut
                 yield self._stream_error(ConnectionError("the stream ended early"))
                 return
             yield turn.usage(request.sampling.max_new_tokens, self._context_window)
@@ -402,22 +408,28 @@ class _Turn:
         self.clock = TurnClock()
         self.started = False
         self.final: ollama.ChatResponse | None = None
+        self.cut = StopCutter()
+        self.thinking_cut = StopCutter()
+        self.lines = 0
 
     def feed(self, line: ollama.ChatResponse) -> list[StreamEvent]:
         """The events of one stream line (``message.thinking`` apart, content parsed)."""
         self.started = True
+        self.lines += 1
         clock = self.clock
         events: list[StreamEvent] = []
         message = line.message
-        if message.thinking:
+        thinking = self.thinking_cut.feed(message.thinking) if message.thinking else ""
+        content = self.cut.feed(message.content) if message.content else ""
+        if thinking:
             clock.thinking(clock.text())
-            if text := self.thinking_field.feed(message.thinking):
+            if text := self.thinking_field.feed(thinking):
                 events.append(ThinkingDelta(text))
-        if message.content:
+        if content:
             now = clock.text()
             parser = self.parser
             was_thinking = parser.in_thinking
-            for event in parser.feed(message.content):
+            for event in parser.feed(content):
                 if isinstance(event, ThinkingReclassified):  # all text so far was thinking
                     clock.all_thinking(now, 1)
                 events.append(event)
@@ -435,8 +447,14 @@ class _Turn:
         return [out for event in events for out in self.splitter.feed(event)]
 
     def finish(self) -> list[StreamEvent]:
-        """The text the parsers still hold."""
-        events: list[StreamEvent] = list(self.parser.finish())
+        """The text still held back by the stop cutters, the parser and the tool-call splitter."""
+        events: list[StreamEvent] = []
+        rest = self.thinking_cut.finish()
+        if rest and (text := self.thinking_field.feed(rest)):
+            events.append(ThinkingDelta(text))
+        if rest := self.cut.finish():
+            events += self.parser.feed(rest)
+        events += list(self.parser.finish())
         if self.splitter is None:
             return events
         flushed = [out for event in events for out in self.splitter.feed(event)]
@@ -452,8 +470,17 @@ class _Turn:
         ``max_new_tokens`` means the context window filled up.
         """
         final = self.final
-        assert final is not None
         clock = self.clock
+        if final is None:  # we closed the stream at a stop token the server streamed
+            t_end = time.perf_counter()
+            span_ns = int((t_end - (clock.t_first or t_end)) * _NS)
+            final = ollama.ChatResponse(
+                message=ollama.Message(role="assistant", content=""),
+                done=True,
+                done_reason="stop",
+                eval_count=self.lines,
+                eval_duration=span_ns,
+            )
         generated = final.eval_count or 0
         eval_seconds = (final.eval_duration or 0) / _NS
         ttft = None

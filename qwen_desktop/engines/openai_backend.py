@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import openai
 
 from qwen_desktop.core.errors import GenerationError, QwenDesktopError
+from qwen_desktop.core.stop_tokens import QWEN_STOP_TOKENS, StopCutter
 from qwen_desktop.core.thinking import CLOSE_TAG, OPEN_TAG, ThinkingParser
 from qwen_desktop.core.tool_calls import (
     StructuredCallAssembler,
@@ -282,6 +283,7 @@ class OpenAICompatibleBackend(EngineBase):
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_new_tokens,
+            "stop": list(QWEN_STOP_TOKENS),
             "extra_body": extra,
         }
         if sampling.seed is not None:
@@ -317,6 +319,9 @@ class OpenAICompatibleBackend(EngineBase):
                 async for chunk in stream:  # the hot path: one chunk per token
                     for event in turn.feed(chunk):
                         yield event
+                    if turn.cut.stopped:  # a stop token the server streamed: end here
+                        turn.finish_reason = turn.finish_reason or "stop"
+                        break
             except openai.APIError as error:
                 if not turn.started and isinstance(error, openai.APIStatusError):
                     raise translate_error(error, self.url, loaded.name, self._served) from None
@@ -397,6 +402,8 @@ class _Turn:
         self.chunks = 0
         self.finish_reason: str | None = None
         self.usage_report: Any = None
+        self.cut = StopCutter()
+        self.reasoning_cut = StopCutter()
 
     def feed(self, chunk: Any) -> list[StreamEvent]:
         """The events of one ``chat.completion.chunk``."""
@@ -407,7 +414,9 @@ class _Turn:
         for choice in chunk.choices[:1]:
             delta = choice.delta
             reasoning = _reasoning_text(delta) if delta is not None else ""
+            reasoning = self.reasoning_cut.feed(reasoning) if reasoning else ""
             content = (delta.content or "") if delta is not None else ""
+            content = self.cut.feed(content) if content else ""
             if reasoning:
                 if self.content_seen:  # reasoning after the answer began: keep it, as thinking
                     events.append(ThinkingDelta(reasoning))
@@ -463,8 +472,18 @@ class _Turn:
         return events
 
     def finish(self) -> list[StreamEvent]:
-        """The text the parsers still hold, and the complete structured tool calls."""
-        events = self._split([*self.parser.finish(), *self.structured.finish()])
+        """The text the stop cutters and the parser still hold, and the complete structured
+        tool calls."""
+        events: list[StreamEvent] = []
+        if rest := self.reasoning_cut.finish():
+            events += self._parse(rest if self.reasoning_open else OPEN_TAG + rest)
+            self.reasoning_open = True
+        if rest := self.cut.finish():
+            if self.reasoning_open:
+                events += self.parser.feed(CLOSE_TAG)
+                self.reasoning_open = False
+            events += self._parse(rest)
+        events = self._split([*events, *self.parser.finish(), *self.structured.finish()])
         return events + (self.splitter.finish() if self.splitter is not None else [])
 
     def usage(self, max_new_tokens: int, capabilities: BackendCapabilities) -> Usage:

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from qwen_desktop.core.errors import CheckpointError, EngineUnavailableError
+from qwen_desktop.core.stop_tokens import QWEN_STOP_TOKENS
 from qwen_desktop.core.thinking import prompt_opens_thinking
 from qwen_desktop.core.types import BackendCapabilities, ThinkingKind
 from qwen_desktop.engines.base import LoadedModel, ModelSpec
@@ -305,16 +306,19 @@ def _token_limit(tokenizer: Any, model: Any) -> int | None:
 
 
 def _eos_ids(tokenizer: Any, model: Any) -> frozenset[int]:
-    """End-of-turn ids: generation_config's eos ids, ``<|im_end|>`` and the tokenizer's eos."""
+    """End-of-turn ids: generation_config's eos ids, Qwen's stop tokens (``<|im_end|>``,
+    ``<|endoftext|>``, ``<|im_start|>``; :data:`~qwen_desktop.core.stop_tokens.QWEN_STOP_TOKENS`)
+    where the vocabulary has them, and the tokenizer's eos."""
     eos: set[int] = set()
     configured = getattr(model.generation_config, "eos_token_id", None)
     if isinstance(configured, int):
         eos.add(configured)
     elif configured:
         eos.update(int(i) for i in configured)
-    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    if isinstance(im_end, int) and im_end != getattr(tokenizer, "unk_token_id", None):
-        eos.add(im_end)
+    for stop in QWEN_STOP_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(stop)
+        if isinstance(token_id, int) and token_id != getattr(tokenizer, "unk_token_id", None):
+            eos.add(token_id)
     if tokenizer.eos_token_id is not None:
         eos.add(int(tokenizer.eos_token_id))
     return frozenset(eos)

@@ -244,6 +244,7 @@ async def test_sampling_options_and_history_are_sent(
         "top_k": 20,
         "min_p": 0.05,
         "num_predict": 321,
+        "stop": ["<|im_end|>", "<|endoftext|>", "<|im_start|>"],
         "seed": 7,
     }
     assert [(m["role"], m["content"]) for m in body["messages"]] == [
@@ -467,3 +468,24 @@ def test_proxies_from_the_environment_only_for_servers_elsewhere() -> None:
     assert is_loopback("localhost:11434")
     assert is_loopback("http://[::1]:11434")
     assert not is_loopback("https://gpu-box.example.org")
+
+
+# -- stop tokens (issue 13, item 5) ---------------------------------------------------------------
+
+PARIS = "Paris.<|im_end|>\n<|im_start|>user\nAnd Germany?"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("ignore_stop", [False, True])
+async def test_stop_tokens_are_sent_and_cut_from_the_stream(ignore_stop: bool) -> None:
+    model = FakeModel("qwen2.5:1.5b", thinking="", answer=PARIS, capabilities=("completion",))
+    model.ignore_stop = ignore_stop  # True: a server/Modelfile that misses Qwen's stop tokens
+    with running_fake_ollama(model) as (fake, url):
+        backend = OllamaBackend(url, request_timeout_s=5, load_timeout_s=5)
+        await backend.load(ModelSpec(model.name))
+        events = await collect(backend, ask("Capital of France?"))
+        await backend.aclose()
+    (chat,) = fake.chat_requests()
+    assert chat["options"]["stop"] == ["<|im_end|>", "<|endoftext|>", "<|im_start|>"]
+    assert joined(events, AnswerDelta) == "Paris."
+    assert isinstance(events[-1], Usage) and events[-1].finish_reason == "stop"

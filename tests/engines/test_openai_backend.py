@@ -385,3 +385,18 @@ async def test_an_unverifiable_certificate_is_refused_before_anything_is_sent(
         "TLS certificate" in caught.value.message and "verification stays on" in caught.value.action
     )
     assert fake.requests == []  # the key never left this process
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("ignore_stop", [False, True])
+async def test_stop_tokens_are_sent_and_cut_from_the_stream(ignore_stop: bool) -> None:
+    paris = "Paris.<|im_end|>\n<|im_start|>user\nAnd Germany?"
+    model = FakeServedModel("Qwen/Qwen2.5-1.5B-Instruct", "", paris, ignore_stop=ignore_stop)
+    with running_fake_openai(model) as (fake, url):
+        backend = await loaded(url, model.id)
+        events = await run(backend, ask("Capital of France?"))
+        await backend.aclose()
+    (body,) = fake.chat_bodies()
+    assert body["stop"] == ["<|im_end|>", "<|endoftext|>", "<|im_start|>"]
+    assert joined(events, AnswerDelta) == "Paris."
+    assert isinstance(events[-1], Usage)
