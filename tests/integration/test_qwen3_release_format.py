@@ -268,9 +268,10 @@ def test_release_checkpoint_loads_as_hybrid(release: TransformersBackend) -> Non
     tokenizer = state.tokenizer
     assert type(tokenizer).__name__ == "Qwen2Tokenizer"
     assert tokenizer.convert_tokens_to_ids("</think>") == len(tokenizer) - 1
-    assert state.eos_ids == {
+    assert state.eos_ids == {  # Qwen's three stop tokens end the answer (issue 13, item 5)
         tokenizer.convert_tokens_to_ids("<|im_end|>"),
         tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        tokenizer.convert_tokens_to_ids("<|im_start|>"),
     }
     assert state.token_limit == len(tokenizer)  # 512 rows, 386 tokens
 
